@@ -1,0 +1,64 @@
+# Two commands do everything on a fresh clone:
+#   make book   build the website into _build/html, every notebook executed
+#   make test   unit, property, oracle and doctests; nbval over every chapter; a -W build
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+JB := $(VENV)/bin/jupyter-book
+# One BLAS/OpenMP thread: the notebooks' printed numbers do not depend on the core count.
+export OMP_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: help venv book test test-unit test-notebooks test-build notebooks student benchmarks clean
+
+help:
+	@echo "make book        build the website into _build/html (notebooks executed)"
+	@echo "make test        the whole test suite (what CI runs)"
+	@echo "make notebooks   re-execute every chapter and store its outputs (authors)"
+	@echo "make student     write student copies of the notebooks into student/"
+	@echo "make benchmarks  print the accuracy, speed and memory tables"
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+book: $(STAMP)
+	$(JB) build . -W --keep-going
+
+test: test-unit test-notebooks test-build
+
+test-unit: $(STAMP)
+	$(PY) -m pytest tests xent --doctest-modules -n 2 \
+	    --cov=xent --cov-report=term-missing:skip-covered --cov-fail-under=95
+
+test-notebooks: $(STAMP)
+	$(PY) -m pytest --nbval book --nbval-sanitize-with tests/nbval_sanitize.cfg \
+	    --nbval-cell-timeout=300 -n 2 -p no:randomly
+
+# The website must build with no warning at all. nbval above has just executed every chapter
+# and compared it with its stored outputs; the build executes them once more (execute: force).
+test-build: $(STAMP)
+	rm -rf _build/html _build/.doctrees
+	$(JB) build . -W --keep-going
+
+notebooks: $(STAMP)
+	$(PY) tools/execute_notebooks.py $(NB)
+
+student: $(STAMP)
+	$(PY) tools/make_student.py
+
+benchmarks: $(STAMP)
+	$(PY) benchmarks/accuracy.py
+	$(PY) benchmarks/speed.py
+	$(PY) benchmarks/llm_loss.py
+
+clean:
+	rm -rf _build student .pytest_cache .coverage htmlcov

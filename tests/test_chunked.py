@@ -1,0 +1,350 @@
+"""Tests for xent/chunked.py: chunked_linear_cross_entropy against F.cross_entropy on full logits.
+
+float64 throughout unless said otherwise. The chunked and the naive computations do the same
+arithmetic in a different order (per-chunk sums instead of one sum over all tokens), so they agree to
+a few ulps: rtol 1e-12 leaves a margin of about 10^3 over that, and atol 1e-14 only covers gradient
+entries that are sums cancelling to about zero.
+"""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from xent.chunked import chunked_linear_cross_entropy, default_chunk_size
+
+RTOL, ATOL = 1e-12, 1e-14
+F64 = torch.float64
+
+
+def make_problem(n=10, h=5, v=7, *, bias=True, ignore=(2, 7), seed=0, dtype=F64, device="cpu", scale=1.0):
+    g = torch.Generator().manual_seed(seed)
+    hidden = (scale * torch.randn(n, h, generator=g, dtype=F64)).to(dtype).to(device).requires_grad_()
+    weight = torch.randn(v, h, generator=g, dtype=F64).to(dtype).to(device).requires_grad_()
+    b = torch.randn(v, generator=g, dtype=F64).to(dtype).to(device).requires_grad_() if bias else None
+    targets = torch.randint(0, v, (n,), generator=g)
+    for i in ignore:
+        if i < n:
+            targets[i] = -100
+    return hidden, weight, b, targets.to(device)
+
+
+def reference(hidden, weight, bias, targets, **kwargs):
+    logits = hidden @ weight.T
+    if bias is not None:
+        logits = logits + bias
+    return F.cross_entropy(logits.reshape(-1, weight.shape[0]), targets.reshape(-1), **kwargs).reshape(
+        targets.shape if kwargs.get("reduction") == "none" else ()
+    )
+
+
+def grads(loss, params, grad_output=None):
+    params = [p for p in params if p is not None]
+    return torch.autograd.grad(loss, params, grad_outputs=grad_output)
+
+
+def assert_close(actual, expected, rtol=RTOL, atol=ATOL):
+    torch.testing.assert_close(actual, expected, rtol=rtol, atol=atol, equal_nan=True)
+
+
+# ------------------------------------------------------------------------------------------------
+# Oracle: every reduction, with and without bias, ignored tokens, chunk sizes that do and do not
+# divide N, chunk_size=1 and chunk_size > N.
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("with_bias", [True, False])
+@pytest.mark.parametrize("chunk_size", [1, 3, 5, 10, 64, None])
+def test_matches_cross_entropy_on_full_logits(reduction, with_bias, chunk_size):
+    hidden, weight, bias, targets = make_problem(bias=with_bias)
+    loss = chunked_linear_cross_entropy(
+        hidden, weight, targets, bias=bias, chunk_size=chunk_size, reduction=reduction
+    )
+    expected = reference(hidden, weight, bias, targets, reduction=reduction)
+    assert loss.dtype == F64 and loss.shape == expected.shape
+    assert_close(loss, expected)
+    # a non-trivial incoming gradient: a random vector for "none", a scalar other than 1 otherwise
+    g = torch.Generator().manual_seed(1)
+    upstream = torch.randn(expected.shape, generator=g, dtype=F64) if reduction == "none" else torch.tensor(-2.5, dtype=F64)
+    params = (hidden, weight, bias)
+    for a, e in zip(grads(loss, params, upstream), grads(expected, params, upstream)):
+        assert_close(a, e)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_backward_with_unit_upstream_gradient(reduction):
+    """loss.backward() (the usual call): .grad receives the gradients computed in the forward pass."""
+    hidden, weight, bias, targets = make_problem(n=9, v=11, seed=3)
+    loss = chunked_linear_cross_entropy(hidden, weight, targets, bias=bias, chunk_size=4, reduction=reduction)
+    loss.sum().backward()
+    got = [p.grad.clone() for p in (hidden, weight, bias)]
+    for p in (hidden, weight, bias):
+        p.grad = None
+    reference(hidden, weight, bias, targets, reduction=reduction).sum().backward()
+    for a, p in zip(got, (hidden, weight, bias)):
+        assert_close(a, p.grad)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_leading_dimensions_are_flattened(reduction):
+    hidden, weight, bias, targets = make_problem(n=12, seed=4)
+    h3, t3 = hidden.reshape(3, 4, -1), targets.reshape(3, 4)
+    loss = chunked_linear_cross_entropy(h3, weight, t3, bias=bias, chunk_size=5, reduction=reduction)
+    expected = reference(h3, weight, bias, t3, reduction=reduction)
+    assert loss.shape == expected.shape == ((3, 4) if reduction == "none" else ())
+    assert_close(loss, expected)
+    upstream = torch.ones_like(expected) if reduction == "none" else None
+    for a, e in zip(grads(loss, (hidden, weight, bias), upstream), grads(expected, (hidden, weight, bias), upstream)):
+        assert_close(a, e)
+
+
+def test_single_token_without_batch_axis():
+    """hidden (H,) with a scalar target, like F.cross_entropy on a 1-d input."""
+    hidden, weight, bias, targets = make_problem(n=1, ignore=())
+    loss = chunked_linear_cross_entropy(hidden[0], weight, targets[0], bias=bias)
+    expected = F.cross_entropy(hidden[0] @ weight.T + bias, targets[0])
+    assert_close(loss, expected)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_int32_targets_and_other_ignore_index(reduction):
+    hidden, weight, bias, targets = make_problem(ignore=())
+    targets[[1, 4]] = 3
+    targets32 = targets.to(torch.int32)
+    loss = chunked_linear_cross_entropy(hidden, weight, targets32, bias=bias, ignore_index=3, reduction=reduction)
+    expected = reference(hidden, weight, bias, targets, reduction=reduction, ignore_index=3)
+    assert_close(loss, expected)
+
+
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_only_some_inputs_need_gradients(with_bias):
+    """A frozen output layer (weight, bias without requires_grad) still gives the right hidden grad."""
+    hidden, weight, bias, targets = make_problem(bias=with_bias, seed=5)
+    weight = weight.detach()
+    bias = None if bias is None else bias.detach()
+    loss = chunked_linear_cross_entropy(hidden, weight, targets, bias=bias, chunk_size=3)
+    (g_hidden,) = torch.autograd.grad(loss, hidden)
+    (e_hidden,) = torch.autograd.grad(reference(hidden, weight, bias, targets), hidden)
+    assert_close(g_hidden, e_hidden)
+    # and the other way round: frozen hidden states, trainable layer
+    hidden2 = hidden.detach()
+    w2 = weight.clone().requires_grad_()
+    loss = chunked_linear_cross_entropy(hidden2, w2, targets, bias=bias, chunk_size=3, reduction="none")
+    (g_w,) = torch.autograd.grad(loss.sum(), w2)
+    (e_w,) = torch.autograd.grad(reference(hidden2, w2, bias, targets, reduction="none").sum(), w2)
+    assert_close(g_w, e_w)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_without_gradients_gives_the_same_loss(reduction):
+    hidden, weight, bias, targets = make_problem(seed=6)
+    with torch.no_grad():
+        loss = chunked_linear_cross_entropy(hidden, weight, targets, bias=bias, chunk_size=4, reduction=reduction)
+        expected = reference(hidden, weight, bias, targets, reduction=reduction)
+    assert not loss.requires_grad
+    assert_close(loss, expected)
+
+
+# ------------------------------------------------------------------------------------------------
+# Edge cases: all tokens ignored, no tokens at all, extreme logits
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_all_tokens_ignored(reduction):
+    """PyTorch: mean over zero tokens is nan, sum is 0, none is all zeros; the gradients are 0."""
+    hidden, weight, bias, targets = make_problem(n=6, ignore=range(6))
+    loss = chunked_linear_cross_entropy(hidden, weight, targets, bias=bias, chunk_size=4, reduction=reduction)
+    expected = reference(hidden, weight, bias, targets, reduction=reduction)
+    if reduction == "mean":
+        assert math.isnan(loss.item()) and math.isnan(expected.item())
+    else:
+        assert torch.equal(loss, torch.zeros_like(loss))
+    for a in grads(loss.sum(), (hidden, weight, bias)):
+        assert torch.equal(a, torch.zeros_like(a))
+
+
+@pytest.mark.parametrize("reduction, value", [("mean", math.nan), ("sum", 0.0)])
+def test_no_tokens(reduction, value):
+    hidden, weight, bias, targets = make_problem(n=0)
+    loss = chunked_linear_cross_entropy(hidden, weight, targets, bias=bias, reduction=reduction)
+    expected = reference(hidden, weight, bias, targets, reduction=reduction)
+    assert_close(loss, torch.tensor(value, dtype=F64))
+    assert_close(loss, expected)
+
+
+def test_large_logits_do_not_overflow():
+    """Logits around 1e4 overflow exp() in float64; the max is factored out as in F.cross_entropy."""
+    hidden, weight, bias, targets = make_problem(seed=7, scale=3000.0)
+    loss = chunked_linear_cross_entropy(hidden, weight, targets, bias=bias, chunk_size=3, reduction="none")
+    expected = reference(hidden, weight, bias, targets, reduction="none")
+    assert (hidden @ weight.T).abs().max() > 1000  # exp(1000) = inf
+    assert torch.isfinite(loss).all()
+    assert_close(loss, expected)
+
+
+# ------------------------------------------------------------------------------------------------
+# Properties
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n=st.integers(1, 12),
+    v=st.integers(1, 9),
+    chunk=st.integers(1, 14),
+    seed=st.integers(0, 2**16),
+    reduction=st.sampled_from(["mean", "sum", "none"]),
+)
+def test_property_chunking_changes_nothing(n, v, chunk, seed, reduction):
+    hidden, weight, bias, targets = make_problem(n=n, h=3, v=v, ignore=(0,), seed=seed)
+    loss = chunked_linear_cross_entropy(hidden, weight, targets, bias=bias, chunk_size=chunk, reduction=reduction)
+    assert_close(loss, reference(hidden, weight, bias, targets, reduction=reduction))
+    g_hidden, g_weight, g_bias = grads(loss.sum(), (hidden, weight, bias))
+    # Each row of softmax - onehot sums to zero, so the bias and weight gradients sum to zero over
+    # the vocabulary.
+    scale = max(1.0, g_bias.abs().max().item())
+    assert abs(g_bias.sum().item()) <= 1e-13 * v * scale
+    assert g_weight.sum(0).abs().max().item() <= 1e-13 * v * max(1.0, g_weight.abs().max().item())
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_gradcheck(reduction):
+    hidden, weight, bias, targets = make_problem(n=4, h=3, v=5, ignore=(1,), seed=8)
+
+    def f(h, w, b):
+        return chunked_linear_cross_entropy(h, w, targets, bias=b, chunk_size=3, reduction=reduction)
+
+    assert torch.autograd.gradcheck(f, (hidden, weight, bias))
+
+
+def test_bfloat16_within_rounding_of_float64():
+    """bfloat16 inputs: logits rounded once to bfloat16 (relative error 2^-9 each) move the loss by at
+    most 2 * 2^-9 * max|z|; the result's own rounding adds 2^-9 * loss."""
+    hidden, weight, bias, targets = make_problem(n=40, h=16, v=50, seed=9, dtype=torch.bfloat16)
+    loss = chunked_linear_cross_entropy(hidden, weight, targets, bias=bias, chunk_size=7)
+    assert loss.dtype == torch.bfloat16
+    exact = reference(hidden.double(), weight.double(), bias.double(), targets)
+    zmax = (hidden.double() @ weight.double().T + bias.double()).abs().max().item()
+    assert abs(loss.double().item() - exact.item()) <= 2**-9 * (2 * zmax + exact.item())
+    g_hidden, g_weight, g_bias = grads(loss, (hidden, weight, bias))
+    assert g_hidden.dtype == g_weight.dtype == g_bias.dtype == torch.bfloat16
+    e_hidden, e_weight, e_bias = grads(exact, (hidden, weight, bias))
+    # grad_bias = mean over tokens of (softmax - onehot): entries of size <= 1/n_valid, so errors in
+    # the probabilities of about 2^-9 * 2 * zmax (relative) bound it.
+    assert (g_bias.double() - e_bias).abs().max().item() <= 2**-9 * (2 * zmax + 1) * e_bias.abs().max().item() + 2**-9
+
+
+def test_float32_close_to_float64():
+    """float32 loss within a few ulps (times max|z|) of the float64 loss on the same inputs."""
+    hidden, weight, bias, targets = make_problem(n=50, h=32, v=100, seed=10, dtype=torch.float32)
+    loss = chunked_linear_cross_entropy(hidden, weight, targets, bias=bias, chunk_size=8)
+    exact = reference(hidden.double(), weight.double(), bias.double(), targets)
+    zmax = (hidden.double() @ weight.double().T + bias.double()).abs().max().item()
+    eps = torch.finfo(torch.float32).eps
+    assert abs(loss.item() - exact.item()) <= 32 * eps * (zmax + exact.item())
+
+
+# ------------------------------------------------------------------------------------------------
+# The default chunk size
+
+
+@pytest.mark.parametrize(
+    "n, v, dtype, device, expected",
+    [
+        (4096, 32000, torch.float32, "cpu", 64),  # 8 MiB / (32000 * 4 B) = 65.5 -> 64
+        (4096, 32000, torch.float64, "cpu", 32),  # 8 MiB / (32000 * 8 B) = 32.8 -> 32
+        (4096, 32000, torch.bfloat16, "cpu", 64),  # logits held in float32
+        (16384, 128256, torch.bfloat16, "cuda", 520),  # 256 MiB / (128256 * 4 B) = 523.2 -> 520
+        (10, 32000, torch.float32, "cpu", 10),  # never more than N
+        (0, 32000, torch.float32, "cpu", 1),  # never less than 1
+        (4096, 10**7, torch.float32, "cpu", 1),
+        (4096, 300000, torch.float32, "cpu", 6),  # 6.99 -> 6, not rounded to a multiple of 8
+    ],
+)
+def test_default_chunk_size(n, v, dtype, device, expected):
+    assert default_chunk_size(n, v, dtype, device) == expected
+
+
+# ------------------------------------------------------------------------------------------------
+# Bad input
+
+
+def bad_call(**overrides):
+    hidden, weight, bias, targets = make_problem()
+    kwargs = dict(hidden=hidden, weight=weight, targets=targets, bias=bias)
+    kwargs.update(overrides)
+    return chunked_linear_cross_entropy(
+        kwargs.pop("hidden"), kwargs.pop("weight"), kwargs.pop("targets"), **kwargs
+    )
+
+
+@pytest.mark.parametrize(
+    "overrides, error, message",
+    [
+        (dict(hidden=[[1.0, 2.0]]), TypeError, "hidden: expected a torch.Tensor, got list"),
+        (dict(hidden=torch.ones(10, 5, dtype=torch.long)), TypeError, "hidden: expected a floating-point tensor"),
+        (dict(hidden=torch.tensor(1.0, dtype=F64)), ValueError, "hidden: expected shape (N, H) or (..., H), got a scalar"),
+        (dict(weight=torch.ones(7, 5).numpy()), TypeError, "weight: expected a torch.Tensor, got ndarray"),
+        (dict(weight=torch.ones(7, 5)), TypeError, "weight: expected dtype torch.float64 (the dtype of hidden), got torch.float32"),
+        (dict(weight=torch.ones(7, 4, dtype=F64)), ValueError, "weight: expected shape (V, 5) with V >= 1"),
+        (dict(weight=torch.ones(0, 5, dtype=F64)), ValueError, "got (0, 5)"),
+        (dict(weight=torch.ones(7, 5, 1, dtype=F64)), ValueError, "weight: expected shape (V, 5)"),
+        (dict(bias=torch.ones(6, dtype=F64)), ValueError, "bias: expected shape (7,) (one per row of weight), got (6,)"),
+        (dict(bias=torch.ones(7)), TypeError, "bias: expected dtype torch.float64"),
+        (dict(bias=[0.0] * 7), TypeError, "bias: expected a torch.Tensor, got list"),
+        (dict(targets=[0] * 10), TypeError, "targets: expected a torch.Tensor, got list"),
+        (dict(targets=torch.zeros(10)), TypeError, "targets: expected integer class indices, got dtype torch.float32"),
+        (dict(targets=torch.zeros(10, dtype=torch.bool)), TypeError, "targets: expected integer class indices, got dtype torch.bool"),
+        (dict(targets=torch.zeros(9, dtype=torch.long)), ValueError, "targets: expected shape (10,) (hidden without its last axis), got (9,)"),
+        (dict(targets=torch.tensor([7] + [0] * 9)), ValueError, "targets: class index 7 out of range for 7 classes (expected 0..6 or ignore_index=-100)"),
+        (dict(targets=torch.tensor([0, -1] + [0] * 8)), ValueError, "targets: negative class index -1 out of range for 7 classes"),
+        (dict(chunk_size=0), ValueError, "chunk_size: expected None or a positive integer, got 0"),
+        (dict(chunk_size=2.0), TypeError, "chunk_size: expected None or a positive integer, got 2.0"),
+        (dict(chunk_size=True), TypeError, "chunk_size"),
+        (dict(reduction="avg"), ValueError, "reduction: expected one of 'mean', 'sum', 'none', got 'avg'"),
+        (dict(ignore_index=-100.0), TypeError, "ignore_index: expected an integer, got -100.0"),
+        (dict(targets=torch.full((10,), -1), ignore_index=-1), None, None),  # valid: all ignored
+    ],
+)
+def test_bad_input(overrides, error, message):
+    if error is None:
+        assert math.isnan(bad_call(**overrides).item())
+        return
+    with pytest.raises(error) as info:
+        bad_call(**overrides)
+    assert message in str(info.value)
+
+
+def test_wrong_device_is_refused():
+    hidden, weight, bias, targets = make_problem()
+    meta = torch.empty(7, 5, dtype=F64, device="meta")
+    with pytest.raises(ValueError, match=r"weight: expected device cpu \(the device of hidden\), got meta"):
+        chunked_linear_cross_entropy(hidden, meta, targets)
+
+
+# ------------------------------------------------------------------------------------------------
+# CUDA
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_cuda_matches_cpu_and_saves_memory(reduction):
+    hidden, weight, bias, targets = make_problem(n=1024, h=64, v=4096, seed=11, device="cuda")
+    chunk = 128
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    loss = chunked_linear_cross_entropy(hidden, weight, targets, bias=bias, chunk_size=chunk, reduction=reduction)
+    got = grads(loss.sum(), (hidden, weight, bias))
+    torch.cuda.synchronize()
+    peak = torch.cuda.max_memory_allocated() - base
+    logits_bytes = 1024 * 4096 * 8
+    # the gradients (as large as the inputs) plus a few chunks of logits, far below one (N, V) tensor
+    assert peak < logits_bytes / 4
+    expected = reference(hidden, weight, bias, targets, reduction=reduction)
+    assert_close(loss, expected)
+    for a, e in zip(got, grads(expected.sum(), (hidden, weight, bias))):
+        assert a.device.type == "cuda"
+        assert_close(a, e)
