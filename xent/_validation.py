@@ -7,6 +7,8 @@ public API.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -70,7 +72,7 @@ def check_choice(value, name: str, choices) -> str:
 
 def check_unit_interval(value, name: str) -> float:
     """A scalar in [0, 1] (label smoothing, epsilon)."""
-    if isinstance(value, (bool, np.bool_)) or not np.isscalar(value) or np.iscomplexobj(value):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}: expected a number in [0, 1], got {value!r}")
     value = float(value)
     if not 0.0 <= value <= 1.0:
@@ -82,7 +84,7 @@ def check_base(base) -> float | None:
     """The base of a logarithm: ``None`` (natural log) or a number > 0 and != 1."""
     if base is None:
         return None
-    if isinstance(base, (bool, np.bool_)) or not np.isscalar(base):
+    if isinstance(base, (bool, np.bool_)) or not isinstance(base, numbers.Real):
         raise TypeError(f"base: expected None or a number > 0 other than 1, got {base!r}")
     base = float(base)
     if not (base > 0 and base != 1):

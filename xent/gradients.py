@@ -8,6 +8,8 @@ the model is confidently wrong.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from xent._validation import (
@@ -83,7 +85,7 @@ def softmax_cross_entropy_grad(logits, targets, *, reduction: str = "mean"):
     z = as_logits(logits)
     reduction = check_reduction(reduction)
     t_arr = np.asarray(targets)
-    if t_arr.dtype.kind not in "iu":
+    if t_arr.dtype.kind not in "iub":
         y = as_float_array(targets, "targets")
         check_same_shape(z, y, "logits", "targets")
         check_probabilities(y, "targets", axis=-1)
@@ -254,7 +256,7 @@ def numerical_gradient(f, x, *, eps=None):
     if eps is None:
         steps = np.cbrt(np.finfo(np.float64).eps) * np.maximum(1.0, np.abs(point))
     else:
-        if isinstance(eps, (bool, np.bool_)) or not np.isscalar(eps):
+        if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, numbers.Real):
             raise TypeError(f"eps: expected a positive number, got {eps!r}")
         if not eps > 0:
             raise ValueError(f"eps: expected a positive number, got {eps!r}")

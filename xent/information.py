@@ -23,14 +23,14 @@ def _distributions(p, q=None, *, axis):
     if q is None:
         return p_arr, None, ax
     q_arr = as_float_array(q, "q")
-    try:
-        np.broadcast_shapes(p_arr.shape, q_arr.shape)
-    except ValueError:
-        raise ValueError(f"q: shape {q_arr.shape} does not broadcast with the shape of p, {p_arr.shape}") from None
     if q_arr.ndim == 0 or q_arr.shape[axis] != p_arr.shape[ax]:
         raise ValueError(
             f"q: expected {p_arr.shape[ax]} outcomes along axis {axis} (as p), got shape {q_arr.shape}"
         )
+    try:
+        np.broadcast_shapes(p_arr.shape, q_arr.shape)
+    except ValueError:
+        raise ValueError(f"q: shape {q_arr.shape} does not broadcast with the shape of p, {p_arr.shape}") from None
     check_probabilities(q_arr, "q", axis=axis)
     return p_arr, q_arr, ax
 
@@ -182,7 +182,8 @@ def kl_divergence(p, q, *, axis: int = -1, base=None):
 
     Notes
     -----
-    Each term is computed as :math:`p \log(p / q)` (as ``scipy.special.rel_entr``), not as the
+    Each term is computed as :math:`p \log(p / q)` (as ``scipy.special.rel_entr``; as
+    :math:`p(\log p - \log q)` where the ratio overflows), not as the
     difference :math:`H(p, q) - H(p)`, which cancels when ``q`` is close to ``p``. Negative
     rounding residue is clipped to 0, since :math:`D_{KL} \ge 0` exactly.
 
@@ -202,7 +203,11 @@ def kl_divergence(p, q, *, axis: int = -1, base=None):
     base = check_base(base)
     p_arr, q_arr, ax = _distributions(p, q, axis=axis)
     p64, q64 = np.broadcast_arrays(p_arr.astype(np.float64), q_arr.astype(np.float64))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(p64 == 0, 0.0, p64 * np.log(p64 / q64))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ratio = p64 / q64
+        # log(p/q) keeps the digits when p ~ q; where the ratio overflows (q subnormal) or
+        # underflows, log p - log q is exact enough and finite.
+        log_ratio = np.where(np.isfinite(ratio) & (ratio > 0), np.log(ratio), np.log(p64) - np.log(q64))
+        terms = np.where(p64 == 0, 0.0, p64 * log_ratio)
     total = np.maximum(np.sum(terms, axis=axis), 0.0)
     return _finish(total, base, result_dtype(p_arr, q_arr))

@@ -152,7 +152,7 @@ def softmax_cross_entropy(
         raise ValueError("smoothing: 'others' needs at least 2 classes to spread label_smoothing over")
     dtype = result_dtype(z) if w is None else result_dtype(z, w)
     t_arr = np.asarray(targets)
-    if t_arr.dtype.kind not in "iu":
+    if t_arr.dtype.kind not in "iub":
         if t_arr.shape != z.shape:
             raise TypeError(
                 f"targets: float targets must be distributions of shape {z.shape} (the shape of "

@@ -2,8 +2,8 @@
 
 >>> from xent.plotting import use_style, COLORS
 >>> use_style()
->>> sorted(COLORS)[:3]
-['accent', 'gradient', 'loss']
+>>> COLORS["target"], COLORS["prediction"]
+('#009E73', '#0072B2')
 
 Call :func:`use_style` once at the top of a chapter; use :data:`COLORS` for the roles that recur
 ("target", "prediction", "loss", ...) so that, say, a target is the same green in every chapter.
