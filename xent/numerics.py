@@ -77,11 +77,12 @@ def _max_and_rest(z: np.ndarray):
             np.exp(b, out=b)
             b[rb, ab] = 0
             a[lo:hi], m[lo:hi], s[lo:hi] = ab, mb, b.sum(axis=1)
-        # Where s < 1 the largest probability exceeds 1/2 and log1p(s) may be far smaller than the
-        # rounding errors of z_j - m: recompute those rows without that error.
-        redo = np.flatnonzero((s < 1) & np.isfinite(m))
-        if redo.size:
-            s[redo] = _rest_exact(z[redo], m[redo], a[redo])
+            # Where s < 1 the largest probability exceeds 1/2 and log1p(s) may be far smaller than
+            # the rounding errors of z_j - m: recompute those rows without that error, while the
+            # block is still in the cache.
+            redo = np.flatnonzero((s[lo:hi] < 1) & np.isfinite(mb))
+            if redo.size:
+                s[lo + redo] = _rest_exact(zb[redo], mb[redo], ab[redo])
     return m, a, s
 
 
