@@ -69,8 +69,9 @@ def softmax_cross_entropy_grad(logits, targets, *, reduction: str = "mean"):
     The softmax Jacobian :math:`\partial \hat p_c / \partial z_k = \hat p_c([c = k] - \hat p_k)`
     contracted with :math:`\partial L / \partial \hat p_c = -y_c / \hat p_c` gives
     :math:`\hat p_k \sum_c y_c - y_k = \hat p_k - y_k`. The softmax is computed with the maximum
-    subtracted, so no logit overflows it. Unlike the loss, the gradient needs no special care in
-    the confident regime: its entries are probabilities, whose absolute error is what matters.
+    subtracted, so no logit overflows it. For class targets the target's entry
+    :math:`\hat p_t - 1` is computed as :math:`-\sum_{c \ne t} \hat p_c`, so that it keeps its
+    digits when the prediction is confidently correct (:math:`\hat p_t - 1` would round to 0).
 
     Examples
     --------
@@ -99,15 +100,21 @@ def softmax_cross_entropy_grad(logits, targets, *, reduction: str = "mean"):
     scale = rows.dtype.type(_scale(reduction, rows.shape[0]))
     out = np.empty_like(rows)
     # One pass per block of rows, in the cache: max, shift, exp, normalise and scale, subtract y.
+    # The target's entry is p_t - 1 = -(sum of the other probabilities): summing the others
+    # directly keeps its digits when p_t is close to 1, where p_t - 1 would cancel to 0.
     with np.errstate(over="ignore", invalid="ignore"):
         for lo, hi in _blocks(*rows.shape, rows.itemsize):
-            zb, b = rows[lo:hi], out[lo:hi]
+            zb, b, tb, r = rows[lo:hi], out[lo:hi], t[lo:hi], np.arange(hi - lo)
             m = zb.max(axis=1)
             shift = np.where(np.isfinite(m), m, rows.dtype.type(0))
             np.subtract(zb, shift[:, None], out=b)
             np.exp(b, out=b)
-            b *= (scale / b.sum(axis=1))[:, None]
-            b[np.arange(hi - lo), t[lo:hi]] -= scale
+            e_t = b[r, tb]
+            b[r, tb] = 0
+            rest = b.sum(axis=1)
+            row_scale = scale / (rest + e_t)
+            b *= row_scale[:, None]
+            b[r, tb] = -rest * row_scale
     return out.reshape(z.shape).astype(z.dtype, copy=False)
 
 
