@@ -246,6 +246,36 @@ def test_float32_close_to_float64():
     assert abs(loss.item() - exact.item()) <= 32 * eps * (zmax + exact.item())
 
 
+class LargestTensor(torch.overrides.TorchFunctionMode):
+    """Records the largest tensor returned by any torch function called from Python."""
+
+    def __init__(self):
+        super().__init__()
+        self.largest = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for o in out if isinstance(out, (tuple, list)) else (out,):
+            if isinstance(o, torch.Tensor):
+                self.largest = max(self.largest, o.numel())
+        return out
+
+
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_never_materialises_the_logits(reduction):
+    """N = 96 tokens, V = 50 classes, H = 4, chunks of 16: no tensor bigger than a chunk's logits
+    (16 x 50 = 800 numbers) or the gradient of the weight (50 x 4) or of hidden (96 x 4); the naive
+    computation makes a 96 x 50 = 4800 one."""
+    hidden, weight, bias, targets = make_problem(n=96, h=4, v=50, seed=12)
+    with LargestTensor() as mode:
+        loss = chunked_linear_cross_entropy(hidden, weight, targets, bias=bias, chunk_size=16, reduction=reduction)
+        loss.sum().backward()
+    assert mode.largest == 16 * 50
+    with LargestTensor() as naive:
+        reference(hidden, weight, bias, targets, reduction=reduction).sum().backward()
+    assert naive.largest == 96 * 50
+
+
 # ------------------------------------------------------------------------------------------------
 # The default chunk size
 
@@ -253,14 +283,15 @@ def test_float32_close_to_float64():
 @pytest.mark.parametrize(
     "n, v, dtype, device, expected",
     [
-        (4096, 32000, torch.float32, "cpu", 64),  # 8 MiB / (32000 * 4 B) = 65.5 -> 64
-        (4096, 32000, torch.float64, "cpu", 32),  # 8 MiB / (32000 * 8 B) = 32.8 -> 32
-        (4096, 32000, torch.bfloat16, "cpu", 64),  # logits held in float32
+        (4096, 32000, torch.float32, "cpu", 192),  # 24 MiB / (32000 * 4 B) = 196.6 -> 192
+        (4096, 32000, torch.float64, "cpu", 96),  # 24 MiB / (32000 * 8 B) = 98.3 -> 96
+        (4096, 32000, torch.bfloat16, "cpu", 192),  # logits held in float32
         (16384, 128256, torch.bfloat16, "cuda", 520),  # 256 MiB / (128256 * 4 B) = 523.2 -> 520
         (10, 32000, torch.float32, "cpu", 10),  # never more than N
         (0, 32000, torch.float32, "cpu", 1),  # never less than 1
-        (4096, 10**7, torch.float32, "cpu", 1),
-        (4096, 300000, torch.float32, "cpu", 6),  # 6.99 -> 6, not rounded to a multiple of 8
+        (4096, 10**7, torch.float32, "cpu", 1),  # 0.63 -> 1
+        (4096, 10**6, torch.float32, "cpu", 6),  # 6.29 -> 6, not rounded to a multiple of 8
+        (4096, 600000, torch.float32, "cpu", 8),  # 10.5 -> 10 -> 8
     ],
 )
 def test_default_chunk_size(n, v, dtype, device, expected):

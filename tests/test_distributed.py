@@ -253,6 +253,20 @@ def test_single_process_is_plain_cross_entropy(reduction, dtype):
     torch.testing.assert_close(grad, e_grad, rtol=rtol, atol=rtol * 1e-2)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_without_gradients_gives_the_same_loss(reduction):
+    case = logits_case((6,), [7], reduction, seed=14, ignore=(2,))
+    logits = case["logits"].clone().requires_grad_()
+    expected = F.cross_entropy(case["logits"], case["targets"], reduction=reduction)
+    with torch.no_grad():
+        loss = vocab_parallel_cross_entropy(logits, case["targets"], vocab_start=0, reduction=reduction)
+    assert loss.grad_fn is None
+    assert_close(loss, expected)
+    loss = vocab_parallel_cross_entropy(case["logits"], case["targets"], vocab_start=0, reduction=reduction)
+    assert not loss.requires_grad
+    assert_close(loss, expected)
+
+
 def test_bfloat16_is_reduced_in_float32():
     """bfloat16 logits: the loss is computed in float32 from the same bfloat16 values, then rounded
     once (relative error <= 2^-8 with round-to-nearest of an 8-bit significand)."""

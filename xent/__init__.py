@@ -22,6 +22,7 @@ from xent.gradients import (
 )
 from xent.information import cross_entropy, entropy, kl_divergence
 from xent.labels import one_hot, smooth_labels
+from xent.modern import bits_per_token, info_nce, next_token_cross_entropy, perplexity, policy_gradient_loss
 from xent.losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -36,10 +37,12 @@ __version__ = "0.1.0"
 __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "bits_per_token",
     "binary_cross_entropy_with_logits_grad",
     "categorical_cross_entropy",
     "cross_entropy",
     "entropy",
+    "info_nce",
     "kl_divergence",
     "log_sigmoid",
     "log_softmax",
@@ -47,8 +50,11 @@ __all__ = [
     "mse_loss",
     "mse_sigmoid_grad",
     "naive",
+    "next_token_cross_entropy",
     "numerical_gradient",
     "one_hot",
+    "perplexity",
+    "policy_gradient_loss",
     "sigmoid",
     "smooth_labels",
     "softmax",

@@ -17,17 +17,20 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
-from ._validation import check_reduction
+from xent._validation import check_reduction
 
 __all__ = ["chunked_linear_cross_entropy", "default_chunk_size"]
 
-# How many bytes one chunk's logits may take. On a CPU, small chunks stay in cache and cost nothing:
-# 8 MiB (64 rows of a 32 000-word vocabulary in float32) was measured to be as fast as the naive
-# computation (benchmarks/llm_loss.py). On a GPU each chunk re-reads the whole weight matrix, so a
-# chunk must hold a few hundred rows for the matrix products to stay compute-bound: 256 MiB (about
-# 512 rows of a 128 256-word vocabulary), close to Liger-Kernel's rule of thumb of chunks about the
-# size of the hidden states.
-_CHUNK_BYTES = {"cpu": 8 * 2**20, "cuda": 256 * 2**20}
+# How many bytes one chunk's logits may take. On a CPU, 24 MiB (192 rows of a 32 000-word vocabulary
+# in float32) matched the naive computation's speed with two threads in benchmarks/llm_loss.py, at
+# under 100 MB of extra memory in all. Smaller chunks lose with several threads, since each of a
+# chunk's dozen parallel operations waits for the slowest thread (128 rows: 10-15% slower than
+# naive with two threads, though 15% faster with one; 64 rows: up to twice as slow on a busy
+# machine). On a GPU each chunk re-reads the whole weight matrix, so a chunk must hold a few
+# hundred rows for the matrix products to stay compute-bound: 256 MiB (about 512 rows of a
+# 128 256-word vocabulary), close to Liger-Kernel's rule of thumb of chunks about the size of the
+# hidden states. (Not measured here: no GPU.)
+_CHUNK_BYTES = {"cpu": 24 * 2**20, "cuda": 256 * 2**20}
 _HALF_TYPES = (torch.float16, torch.bfloat16)
 
 
@@ -38,7 +41,7 @@ def default_chunk_size(num_tokens: int, vocab_size: int, dtype=torch.float32, de
 
         C = \\min\\left(N, \\max\\left(1, \\left\\lfloor \\frac{B}{V \\cdot s} \\right\\rfloor\\right)\\right)
 
-    where ``B`` is a byte budget for one chunk's logits (8 MiB on a CPU, 256 MiB on a GPU) and ``s``
+    where ``B`` is a byte budget for one chunk's logits (24 MiB on a CPU, 256 MiB on a GPU) and ``s``
     the size of one logit in the compute dtype (float32 for float16 and bfloat16 inputs).
 
     Parameters
@@ -59,17 +62,19 @@ def default_chunk_size(num_tokens: int, vocab_size: int, dtype=torch.float32, de
 
     Notes
     -----
-    The budget trades memory against speed. Each chunk costs three matrix products that all read the
-    whole ``(V, H)`` weight matrix, so a chunk of ``C`` rows does about ``C / 3`` floating-point
-    operations per byte of the weight it reads. A CPU core is compute-bound above a few flops per
-    byte, so 64 rows suffice there; a GPU needs hundreds. Chunks above 8 rows are rounded down to a
-    multiple of 8, which suits vectorised matrix kernels.
+    The budget trades memory against speed. A chunk of ``C`` rows costs three matrix products,
+    ``6 C H V`` floating-point operations, and streams the ``(V, H)`` weight and its gradient
+    through memory (about ``20 H V`` bytes in float32): some ``C / 3`` operations per byte. A CPU
+    core is compute-bound above a few per byte, so about a hundred rows suffice there (the rest of
+    the budget pays for the fixed cost of each chunk's dozen parallel operations); a GPU needs
+    hundreds of rows. Chunks above 8 rows are rounded down to a multiple of 8, which suits vectorised matrix
+    kernels.
 
     Examples
     --------
     >>> import torch
     >>> default_chunk_size(4096, 32000)
-    64
+    192
     >>> default_chunk_size(16384, 128256, torch.bfloat16, "cuda")
     520
     >>> default_chunk_size(10, 32000)
@@ -119,7 +124,7 @@ def chunked_linear_cross_entropy(
     bias : torch.Tensor, shape (V,), optional
         The output layer's bias. Default ``None`` (no bias).
     chunk_size : int, optional
-        Tokens per chunk. Default ``None``: :func:`default_chunk_size`, about 8 MiB of logits per
+        Tokens per chunk. Default ``None``: :func:`default_chunk_size`, about 24 MiB of logits per
         chunk on a CPU and 256 MiB on a GPU. Any positive value gives the same result up to rounding.
     ignore_index : int, optional
         Targets equal to this contribute neither loss nor gradient. Default ``-100``.
@@ -147,14 +152,15 @@ def chunked_linear_cross_entropy(
     -----
     *Gradients in the forward pass.* Each chunk of ``C`` tokens computes its ``(C, V)`` logits, their
     maximum ``m`` and ``s = Σ exp(z - m)`` (so ``log Σ exp z = m + log s`` cannot overflow), the loss
-    ``(m - z_y) + log s``, and at once overwrites the same buffer with ``c · (softmax - onehot)``.
-    From that the chunk's share of every gradient follows: ``grad_hidden[chunk] = g @ W``,
-    ``grad_weight += g.T @ h_chunk``, ``grad_bias += g.sum(0)``. Then the chunk's logits are freed.
-    The backward pass only multiplies the stored gradients by the incoming scalar (and returns them
-    untouched when it is 1, the usual case, which costs one comparison, a device synchronisation on a
-    GPU). This is the trick of Liger-Kernel's fused linear cross-entropy (Hsu et al., 2024); the
-    extra memory is one chunk's logits, since ``grad_hidden`` and ``grad_weight`` have to exist
-    anyway. The arithmetic is the naive one's: three matrix products per token.
+    ``(m - z_y) + log s``, and at once overwrites the same buffer with
+    ``g = c · (softmax - onehot)``. From that the chunk's share of every gradient follows:
+    ``grad_hidden[chunk] = g @ W``, ``grad_weight += g.T @ h_chunk``, ``grad_bias += g.sum(0)``.
+    The next chunk reuses the buffer. The backward pass only multiplies the stored gradients by the
+    incoming scalar (and returns them untouched when it is 1, the usual case, which costs one
+    comparison, a device synchronisation on a GPU). This is the trick of Liger-Kernel's fused linear
+    cross-entropy (Hsu et al., 2024). The extra memory is one chunk's logits, since
+    ``grad_hidden`` and ``grad_weight`` have to exist anyway (they are handed to ``.grad`` without
+    a copy). The arithmetic is the naive one's: three matrix products per token.
 
     *reduction="none".* The incoming gradient is then a vector that is unknown during the forward
     pass, so the gradients cannot be accumulated in advance. The forward pass computes the losses
@@ -165,8 +171,11 @@ def chunked_linear_cross_entropy(
 
     *Precision.* float32 and float64 inputs are computed in their own dtype. float16 and bfloat16
     inputs have their matrix products done in their own dtype, but the logits, the softmax and the
-    accumulated ``grad_weight`` and ``grad_bias`` are held in float32 (at the cost of a float32
-    ``(V, H)`` accumulator), and the results are rounded back at the end.
+    accumulated ``grad_weight`` and ``grad_bias`` are held in float32, and the results are rounded
+    back at the end. This costs a float32 ``(V, H)`` accumulator plus one ``(V, H)`` product per
+    chunk in the input dtype (about three times the weight's size in all), and an extra pass over
+    ``(V, H)`` per chunk; Liger-Kernel instead accumulates in the input dtype, cheaper and less
+    accurate.
 
     Ignored tokens are masked, not skipped, so every chunk has the same shape. Target values are
     checked against ``V``, which reads them once (a synchronisation on a GPU). The function supports
@@ -303,27 +312,59 @@ def _compute_dtype(dtype):
     return torch.float32 if dtype in _HALF_TYPES else dtype
 
 
-def _chunk_logits(h_chunk, weight, bias, compute_dtype):
-    """``h_chunk @ weight.T + bias`` in the compute dtype (a fresh buffer we may overwrite)."""
-    z = torch.mm(h_chunk, weight.t()) if bias is None else torch.addmm(bias, h_chunk, weight.t())
-    return z if z.dtype == compute_dtype else z.to(compute_dtype)
+class _Workspace:
+    """One chunk's buffers, allocated once and reused by every chunk (the last may use fewer rows).
+
+    ``logits`` holds the chunk's logits, then its softmax, then ``g`` (compute dtype); for float16
+    and bfloat16 inputs ``low`` holds the matrix product in the input dtype and ``g`` rounded back
+    to it for the gradient products, and ``grad_w_low`` each chunk's ``g.T @ h`` before it is added
+    to the float32 accumulator. Reusing them keeps the allocator out of the loop: no page
+    faults for fresh memory on a CPU, no fragmentation on a GPU.
+    """
+
+    def __init__(self, rows, weight, compute_dtype):
+        v = weight.shape[0]
+        self.logits = torch.empty((rows, v), dtype=compute_dtype, device=weight.device)
+        half = weight.dtype != compute_dtype
+        self.low = torch.empty((rows, v), dtype=weight.dtype, device=weight.device) if half else None
+        self.grad_w_low = None  # (V, H) in the input dtype, for the float32 accumulation of grad_w
 
 
-def _accumulate(g, t_chunk, w_chunk, h_chunk, weight, grads, start, stop):
-    """Turn ``g`` (softmax probabilities) into ``w · (softmax - onehot)`` and add its gradients."""
+def _chunk_logits(h_chunk, weight, bias, ws):
+    """``h_chunk @ weight.T + bias`` in the compute dtype, written into the workspace."""
+    rows = h_chunk.shape[0]
+    z = ws.logits[:rows]
+    out = z if ws.low is None else ws.low[:rows]
+    if bias is None:
+        torch.mm(h_chunk, weight.t(), out=out)
+    else:
+        torch.addmm(bias, h_chunk, weight.t(), out=out)
+    if ws.low is not None:
+        z.copy_(out)
+    return z
+
+
+def _accumulate(g, t_chunk, w_chunk, h_chunk, weight, grads, start, stop, ws, s=None):
+    """Turn ``g`` into ``w · (softmax - onehot)`` and add its gradients.
+
+    ``g`` holds the softmax probabilities, or, when ``s`` is given, ``exp(z - m)`` whose row sums are
+    ``s`` (the division is then folded into the scaling: one pass over the chunk instead of two).
+    """
     grad_h, grad_w, grad_b = grads
-    g.scatter_add_(1, t_chunk[:, None], g.new_full((g.shape[0], 1), -1.0))
-    g.mul_(w_chunk[:, None])
+    g.mul_((w_chunk if s is None else w_chunk / s.squeeze(1))[:, None])
+    g.scatter_add_(1, t_chunk[:, None], -w_chunk[:, None])
     if grad_b is not None:
         grad_b.add_(g.sum(0))
-    g_low = g if g.dtype == weight.dtype else g.to(weight.dtype)
+    g_low = g if ws.low is None else ws.low[: g.shape[0]].copy_(g)
     if grad_h is not None:
         torch.mm(g_low, weight, out=grad_h[start:stop])
     if grad_w is not None:
         if grad_w.dtype == g_low.dtype:
             grad_w.addmm_(g_low.t(), h_chunk)
         else:  # half-precision product, float32 accumulator
-            grad_w.add_(torch.mm(g_low.t(), h_chunk))
+            if ws.grad_w_low is None:
+                ws.grad_w_low = torch.empty(grad_w.shape, dtype=g_low.dtype, device=g_low.device)
+            grad_w.add_(torch.mm(g_low.t(), h_chunk, out=ws.grad_w_low))
 
 
 def _forward(hidden, weight, bias, targets, ignore_index, reduction, chunk_size, needs):
@@ -353,10 +394,11 @@ def _forward(hidden, weight, bias, targets, ignore_index, reduction, chunk_size,
             torch.zeros((v, h), dtype=cdtype, device=device) if need_w else None,
             torch.zeros(v, dtype=cdtype, device=device) if need_b and bias is not None else None,
         )
+    ws = _Workspace(min(chunk_size, n), weight, cdtype) if n else None
     for start in range(0, n, chunk_size):
         stop = min(n, start + chunk_size)
         h_chunk, t_chunk = hidden[start:stop], safe_targets[start:stop]
-        z = _chunk_logits(h_chunk, weight, bias, cdtype)
+        z = _chunk_logits(h_chunk, weight, bias, ws)
         target_logit = z.gather(1, t_chunk[:, None])
         m = z.amax(dim=1, keepdim=True)
         z.sub_(m).exp_()
@@ -366,9 +408,8 @@ def _forward(hidden, weight, bias, targets, ignore_index, reduction, chunk_size,
         if lse_all is not None:
             lse_all[start:stop] = (m + log_s).squeeze(1)
         if grads is not None:
-            z.div_(s)
-            _accumulate(z, t_chunk, w[start:stop], h_chunk, weight, grads, start, stop)
-        del z
+            _accumulate(z, t_chunk, w[start:stop], h_chunk, weight, grads, start, stop, ws, s)
+    del ws  # free the chunk buffers before the gradients are rounded to the input dtype
     losses = losses.masked_fill(~valid, 0.0)
     if reduction == "none":
         loss = losses
@@ -423,11 +464,12 @@ def _backward_none(hidden, weight, bias, targets, lse, grad_output, ctx):
         torch.zeros((v, h), dtype=cdtype, device=device) if need_w else None,
         torch.zeros(v, dtype=cdtype, device=device) if need_b and bias is not None else None,
     )
+    ws = _Workspace(min(ctx.chunk_size, n), weight, cdtype) if n else None
     for start in range(0, n, ctx.chunk_size):
         stop = min(n, start + ctx.chunk_size)
         h_chunk = hidden[start:stop]
-        z = _chunk_logits(h_chunk, weight, bias, cdtype)
+        z = _chunk_logits(h_chunk, weight, bias, ws)
         z.sub_(lse[start:stop, None]).exp_()
-        _accumulate(z, safe_targets[start:stop], w[start:stop], h_chunk, weight, grads, start, stop)
-        del z
+        _accumulate(z, safe_targets[start:stop], w[start:stop], h_chunk, weight, grads, start, stop, ws)
+    del ws
     return tuple(None if g is None else g.to(dtype) for g in grads)

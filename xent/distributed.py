@@ -18,7 +18,7 @@ import torch
 import torch.distributed as dist
 from torch.autograd.function import once_differentiable
 
-from ._validation import check_reduction
+from xent._validation import check_reduction
 
 __all__ = ["vocab_parallel_cross_entropy", "vocab_parallel_linear_cross_entropy"]
 
@@ -88,10 +88,12 @@ def vocab_parallel_cross_entropy(
     second and third could be fused into one all-reduce of ``3N`` numbers; they are kept apart here to
     mirror the formula.
 
-    *Backward.* The forward pass keeps this rank's ``softmax`` slice, ``exp(z - m) / s``. The
-    gradient of the slice is that minus the one-hot slice (non-zero only on the rank that holds the
-    target), scaled by ``1 / (number of non-ignored tokens)``, 1, or the incoming per-token gradient.
-    No communication is needed. If the logits came from a replicated input (``hidden @ W_r.T``), the
+    *Backward.* When a gradient will be needed, the forward pass turns this rank's ``softmax``
+    slice, ``exp(z - m) / s``, into the slice's gradient in place: minus the one-hot slice (non-zero
+    only on the rank that holds the target), times ``1 / (number of non-ignored tokens)`` or 1. The
+    backward pass multiplies it by the incoming gradient (a scalar, or one number per token for
+    ``"none"``); no communication is needed. The memory kept is one ``(N, V_r)`` tensor, the size
+    of the shard itself. If the logits came from a replicated input (``hidden @ W_r.T``), the
     input's gradient must be summed over the ranks; :func:`vocab_parallel_linear_cross_entropy` does
     that.
 
@@ -124,8 +126,9 @@ def vocab_parallel_cross_entropy(
     x, t = _check_inputs(logits_shard, targets, vocab_start, ignore_index)
     reduction = check_reduction(reduction)
     lead_shape = t.shape
+    need_grad = torch.is_grad_enabled() and x.requires_grad
     loss = _VocabParallelCrossEntropy.apply(
-        x.reshape(-1, x.shape[-1]), t.reshape(-1).long(), vocab_start, group, ignore_index, reduction
+        x.reshape(-1, x.shape[-1]), t.reshape(-1).long(), vocab_start, group, ignore_index, reduction, need_grad
     )
     return loss.reshape(lead_shape) if reduction == "none" else loss
 
@@ -251,11 +254,11 @@ def _reduce_op(name):
 
 class _VocabParallelCrossEntropy(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, logits, targets, vocab_start, group, ignore_index, reduction):
+    def forward(ctx, logits, targets, vocab_start, group, ignore_index, reduction, need_grad):
         dtype = logits.dtype
         cdtype = torch.float32 if dtype in _HALF_TYPES else dtype
         z = logits.to(cdtype)
-        n, width = z.shape
+        width = z.shape[1]
         valid = targets != ignore_index
         local = targets - vocab_start
         here = valid & (local >= 0) & (local < width)
@@ -281,6 +284,9 @@ class _VocabParallelCrossEntropy(torch.autograd.Function):
         else:
             loss = losses.sum() / n_valid.to(cdtype)  # 0 / 0 = nan when all are ignored, like PyTorch
 
+        ctx.reduction, ctx.dtype = reduction, dtype
+        if not need_grad:
+            return loss.to(dtype)
         # softmax - onehot on this slice, times 1/n_valid (mean) or 1; ignored rows zeroed
         grad = e.div_(s[:, None])
         grad.scatter_add_(1, local[:, None], -here.to(cdtype)[:, None])
@@ -289,7 +295,6 @@ class _VocabParallelCrossEntropy(torch.autograd.Function):
             row_scale = row_scale / n_valid.clamp(min=1).to(cdtype)
         grad.mul_(row_scale[:, None])
         ctx.save_for_backward(grad)
-        ctx.reduction, ctx.dtype = reduction, dtype
         return loss.to(dtype)
 
     @staticmethod
@@ -298,7 +303,7 @@ class _VocabParallelCrossEntropy(torch.autograd.Function):
         (grad,) = ctx.saved_tensors
         scale = grad_output.to(grad.dtype)
         grad = grad * (scale[:, None] if ctx.reduction == "none" else scale)
-        return grad.to(ctx.dtype), None, None, None, None, None
+        return grad.to(ctx.dtype), None, None, None, None, None, None
 
 
 def _check_hits(targets, valid, hits, ignore_index):
@@ -327,4 +332,4 @@ class _CopyToVocabParallel(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return _all_reduce(grad.contiguous().clone(), _reduce_op("SUM"), ctx.group), None
+        return _all_reduce(grad.clone(memory_format=torch.contiguous_format), _reduce_op("SUM"), ctx.group), None
