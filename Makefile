@@ -41,7 +41,7 @@ test-unit: $(STAMP)
 
 test-notebooks: $(STAMP)
 	$(PY) -m pytest --nbval book --nbval-sanitize-with tests/nbval_sanitize.cfg \
-	    --nbval-cell-timeout=300 -n 2 -p no:randomly
+	    --nbval-cell-timeout=300 -n 2 --dist loadfile
 
 # The website must build with no warning at all (-W: broken references, bad MyST, citations).
 # nbval above has just executed every chapter in a fresh kernel and checked that the stored
