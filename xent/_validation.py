@@ -165,14 +165,16 @@ def as_weight(weight, num_classes: int, name: str = "weight") -> np.ndarray | No
     return w
 
 
-def reduce(loss: np.ndarray, reduction: str, denominator=None):
-    """Apply a reduction; ``denominator`` replaces ``loss.size`` for weighted means."""
+def reduce(loss64: np.ndarray, reduction: str, dtype, denominator=None):
+    """Reduce a float64 loss as ``reduction`` says and round it once to ``dtype``.
+
+    ``denominator`` replaces ``loss64.size`` for the weighted means of PyTorch's class weights and
+    ``ignore_index``; a mean over nothing is NaN, as in PyTorch.
+    """
     if reduction == "none":
-        return loss
-    total = np.sum(loss, dtype=loss.dtype)
-    if reduction == "sum":
-        return total
-    if denominator is None:
-        denominator = loss.size
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return loss.dtype.type(total / loss.dtype.type(denominator))
+        return loss64.astype(dtype)
+    total = float(np.sum(loss64))
+    if reduction == "mean":
+        count = loss64.size if denominator is None else float(denominator)
+        total = total / count if count != 0 else (np.nan if total == 0 else total * np.inf)
+    return np.dtype(dtype).type(total)

@@ -19,6 +19,7 @@ from xent._validation import (
     check_reduction,
     check_same_shape,
     check_unit_interval,
+    reduce,
     result_dtype,
 )
 from xent.numerics import _max_and_rest, _to_rows
@@ -32,17 +33,6 @@ __all__ = [
 ]
 
 SMOOTHINGS = ("uniform", "others")
-
-
-def _reduce(loss64: np.ndarray, reduction: str, dtype, denominator=None):
-    """Reduce a float64 loss and round it once to ``dtype``."""
-    if reduction == "none":
-        return loss64.astype(dtype)
-    total = float(np.sum(loss64))
-    if reduction == "mean":
-        count = loss64.size if denominator is None else float(denominator)
-        total = total / count if count != 0 else (np.nan if total == 0 else total * np.inf)
-    return np.dtype(dtype).type(total)
 
 
 def _check_ignore_index(ignore_index) -> int:
@@ -189,7 +179,7 @@ def softmax_cross_entropy(
         loss = loss + spread * smooth
     loss = np.where(valid, loss, 0.0)
     denominator = np.sum(w_t[valid]) if w is not None else np.count_nonzero(valid)
-    return _reduce(loss.reshape(lead), reduction, dtype, denominator)
+    return reduce(loss.reshape(lead), reduction, dtype, denominator)
 
 
 def _soft_target_loss(z, targets, w, reduction, eps, smoothing, dtype):
@@ -212,7 +202,7 @@ def _soft_target_loss(z, targets, w, reduction, eps, smoothing, dtype):
     with np.errstate(invalid="ignore"):
         terms = np.where(y2 == 0, 0.0, y2 * neg_logq)
     loss = terms.sum(axis=1).reshape(lead)
-    return _reduce(loss, reduction, dtype)
+    return reduce(loss, reduction, dtype)
 
 
 def categorical_cross_entropy(probs, targets, *, reduction: str = "mean"):
@@ -273,7 +263,7 @@ def categorical_cross_entropy(probs, targets, *, reduction: str = "mean"):
             terms = np.where(y64 == 0, 0.0, y64 * -np.log(np.where(y64 == 0, 1.0, p64)))
             loss = terms.sum(axis=-1)
             dtype = result_dtype(p, y)
-    return _reduce(loss + 0.0, reduction, dtype)
+    return reduce(loss + 0.0, reduction, dtype)
 
 
 def _elementwise_weight(weight, shape, name):
@@ -344,7 +334,7 @@ def binary_cross_entropy(probs, targets, *, weight=None, reduction: str = "mean"
     if w is not None:
         loss = loss * w.astype(np.float64)
     dtype = result_dtype(p, y) if w is None else result_dtype(p, y, w)
-    return _reduce(np.asarray(loss), reduction, dtype)
+    return reduce(np.asarray(loss), reduction, dtype)
 
 
 def binary_cross_entropy_with_logits(logits, targets, *, weight=None, pos_weight=None, reduction: str = "mean"):
@@ -414,7 +404,7 @@ def binary_cross_entropy_with_logits(logits, targets, *, weight=None, pos_weight
         if w is not None:
             loss = loss * w.astype(np.float64)
     dtype = result_dtype(z, y, *[a for a in (w, pw) if a is not None])
-    return _reduce(np.asarray(loss), reduction, dtype)
+    return reduce(np.asarray(loss), reduction, dtype)
 
 
 def mse_loss(predictions, targets, *, reduction: str = "mean"):
@@ -452,4 +442,4 @@ def mse_loss(predictions, targets, *, reduction: str = "mean"):
     reduction = check_reduction(reduction)
     check_same_shape(p, y, "predictions", "targets")
     diff = p.astype(np.float64) - y.astype(np.float64)
-    return _reduce(diff * diff, reduction, result_dtype(p, y))
+    return reduce(diff * diff, reduction, result_dtype(p, y))

@@ -453,7 +453,4 @@ def policy_gradient_loss(logits, actions, advantages, *, reduction="mean"):
     dtype = result_dtype(z, a)
     ce = softmax_cross_entropy(z.astype(np.float64, copy=False), t, reduction="none")
     loss = a.astype(np.float64) * ce
-    out = reduce(loss, reduction)
-    if reduction == "none":
-        return out.astype(dtype, copy=False)
-    return _round(float(out), dtype)
+    return reduce(loss, reduction, dtype)
