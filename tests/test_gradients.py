@@ -48,6 +48,14 @@ def test_softmax_ce_grad_keeps_the_digits_of_a_confident_target():
     assert g32[0, 0] == pytest.approx(-2.0611536e-09, rel=1e-6)
 
 
+def test_softmax_ce_grad_special_rows():
+    z = np.array([[0.0, -np.inf, 1.0], [-np.inf, -np.inf, -np.inf], [np.nan, 0.0, 0.0], [-900.0, -901.0, -1000.0]])
+    g = xent.softmax_cross_entropy_grad(z, np.array([0, 1, 1, 1]), reduction="sum")
+    np.testing.assert_allclose(g[0], xent.softmax([0.0, -np.inf, 1.0]) - [1, 0, 0], rtol=1e-15)
+    assert np.all(np.isnan(g[1])) and np.all(np.isnan(g[2]))  # no softmax exists; NaN propagates
+    np.testing.assert_allclose(g[3], xent.softmax([0.0, -1.0, -100.0]) - [0, 1, 0], rtol=1e-14)  # shift invariance
+
+
 def test_softmax_ce_grad_large_logits_is_finite():
     g = xent.softmax_cross_entropy_grad(np.array([[1000.0, -1000.0]]), np.array([1]))
     np.testing.assert_array_equal(g, [[1.0, -1.0]])

@@ -99,23 +99,38 @@ def softmax_cross_entropy_grad(logits, targets, *, reduction: str = "mean"):
     t = t.reshape(-1)
     scale = rows.dtype.type(_scale(reduction, rows.shape[0]))
     out = np.empty_like(rows)
-    # One pass per block of rows, in the cache: max, shift, exp, normalise and scale, subtract y.
-    # The target's entry is p_t - 1 = -(sum of the other probabilities): summing the others
-    # directly keeps its digits when p_t is close to 1, where p_t - 1 would cancel to 0.
-    with np.errstate(over="ignore", invalid="ignore"):
+    # Per block of rows, in the cache: exp, normalise and scale, subtract y. The target's entry is
+    # p_t - 1 = -(sum of the other probabilities): summing the others directly keeps its digits
+    # when p_t is close to 1, where p_t - 1 would cancel to 0. exp(z) is taken without shifting
+    # by the row maximum; the rows where that leaves the comfortable range of the dtype (a total
+    # below 2**-100 or above 2**100: overflow, underflow, NaN) are redone with the shift.
+    low, high = 2.0**-100, 2.0**100
+    with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
         for lo, hi in _blocks(*rows.shape, rows.itemsize):
-            zb, b, tb, r = rows[lo:hi], out[lo:hi], t[lo:hi], np.arange(hi - lo)
-            m = zb.max(axis=1)
-            shift = np.where(np.isfinite(m), m, rows.dtype.type(0))
-            np.subtract(zb, shift[:, None], out=b)
-            np.exp(b, out=b)
-            e_t = b[r, tb]
-            b[r, tb] = 0
-            rest = b.sum(axis=1)
-            row_scale = scale / (rest + e_t)
+            zb, b, tb = rows[lo:hi], out[lo:hi], t[lo:hi]
+            np.exp(zb, out=b)
+            rest, e_t = _rest_and_target(b, tb)
+            total = rest + e_t
+            bad = np.flatnonzero(~((total > low) & (total < high)))
+            if bad.size:
+                zz = zb[bad]
+                m = zz.max(axis=1)
+                e = np.exp(zz - np.where(np.isfinite(m), m, rows.dtype.type(0))[:, None])
+                rest[bad], e_t[bad] = _rest_and_target(e, tb[bad])
+                b[bad] = e
+                total = rest + e_t
+            row_scale = scale / total
             b *= row_scale[:, None]
-            b[r, tb] = -rest * row_scale
+            b[np.arange(hi - lo), tb] = -rest * row_scale
     return out.reshape(z.shape).astype(z.dtype, copy=False)
+
+
+def _rest_and_target(e: np.ndarray, t: np.ndarray):
+    """Zero the target entry of each row of ``e`` in place; return the rows' remaining sums and it."""
+    r = np.arange(e.shape[0])
+    e_t = e[r, t]
+    e[r, t] = 0
+    return e.sum(axis=1), e_t
 
 
 def _binary_inputs(logits, targets):
