@@ -4,7 +4,7 @@
 
 float32 logits with random integer targets, the median of repeated runs. xent runs numpy
 single-threaded, so PyTorch is given the same thread count (torch.set_num_threads(1)); its time
-with every core is printed too, for the record. The ratio is xent / PyTorch: below 1 is faster.
+with every core is printed too, for the record. The three are timed in turn, round after round. The ratio is xent / PyTorch: below 1 is faster.
 Two inputs: "random" logits (N(0, 3^2); the true class rarely leads) and "confident" logits (the
 true class leads by 5 to 15, as late in training), where xent recomputes rows with exact
 differences to keep the tiny losses accurate.
@@ -23,14 +23,18 @@ import torch.nn.functional as F
 import xent
 
 
-def median_ms(fn, repeats):
-    fn()  # warm-up
-    times = []
+def interleaved_medians(fns, repeats):
+    """Median wall time in ms of each function, timed in turn (one of each per round), so that a
+    change in the machine's load during the run affects all of them alike."""
+    times = [[] for _ in fns]
+    for fn in fns:
+        fn()  # warm-up
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * float(np.median(times))
+        for fn, bucket in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            bucket.append(time.perf_counter() - start)
+    return [1e3 * float(np.median(bucket)) for bucket in times]
 
 
 def inputs(kind, rows, classes, seed=0):
@@ -66,11 +70,15 @@ def main(argv=None):
             zt.grad = None
             F.cross_entropy(zt, tt).backward()
 
-        ours = median_ms(run_xent, args.repeats)
-        torch.set_num_threads(1)
-        one = median_ms(run_torch, args.repeats)
-        torch.set_num_threads(cores)
-        many = median_ms(run_torch, args.repeats)
+        def run_torch_one():
+            torch.set_num_threads(1)
+            run_torch()
+
+        def run_torch_all():
+            torch.set_num_threads(cores)
+            run_torch()
+
+        ours, one, many = interleaved_medians([run_xent, run_torch_one, run_torch_all], args.repeats)
         print(f"{kind:<11}{ours:>8.2f}{one:>13.2f}{ours / one:>8.2f}{many:>14.2f}{ours / many:>8.2f}")
 
 

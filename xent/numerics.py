@@ -119,7 +119,9 @@ def _rest_exact(z: np.ndarray, m: np.ndarray, a: np.ndarray) -> np.ndarray:
     """
     r = np.arange(z.shape[0])
     if z.dtype != np.float64:
-        e = np.exp(z.astype(np.float64) - m.astype(np.float64)[:, None])
+        e = z.astype(np.float64)
+        e -= m.astype(np.float64)[:, None]
+        np.exp(e, out=e)
     else:
         neg_m = -m[:, None]
         d = z + neg_m
