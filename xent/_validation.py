@@ -155,6 +155,22 @@ def as_class_indices(targets, logits_shape: tuple, *, name: str = "targets", ign
     return t.astype(np.intp, copy=False), valid
 
 
+def check_ignore_index(ignore_index) -> int:
+    """``ignore_index``: a Python or NumPy integer (not a bool)."""
+    if isinstance(ignore_index, (bool, np.bool_)) or not isinstance(ignore_index, (int, np.integer)):
+        raise TypeError(f"ignore_index: expected an integer, got {ignore_index!r}")
+    return int(ignore_index)
+
+
+def check_class_targets_tensor(targets, expected_shape: tuple, source: str) -> None:
+    """Integer class targets of a torch tensor of ``expected_shape`` (``source`` names where it
+    comes from in the message). Duck-typed, so this module needs no torch."""
+    if targets.dtype.is_floating_point or targets.dtype.is_complex or str(targets.dtype) == "torch.bool":
+        raise TypeError(f"targets: expected integer class indices, got dtype {targets.dtype}")
+    if tuple(targets.shape) != tuple(expected_shape):
+        raise ValueError(f"targets: expected shape {tuple(expected_shape)} ({source}), got {tuple(targets.shape)}")
+
+
 def as_weight(weight, num_classes: int, name: str = "weight") -> np.ndarray | None:
     """Per-class weights: a 1-d array of length ``num_classes``."""
     if weight is None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
-from xent._validation import check_reduction
+from xent._validation import check_class_targets_tensor, check_ignore_index, check_reduction
 
 __all__ = ["chunked_linear_cross_entropy", "default_chunk_size"]
 
@@ -272,15 +272,8 @@ def _check_inputs(hidden, weight, bias, targets, ignore_index):
             raise TypeError(f"bias: expected dtype {hidden.dtype} (the dtype of hidden), got {bias.dtype}")
         if tuple(bias.shape) != (num_classes,):
             raise ValueError(f"bias: expected shape ({num_classes},) (one per row of weight), got {tuple(bias.shape)}")
-    if targets.dtype == torch.bool or targets.is_floating_point() or targets.is_complex():
-        raise TypeError(f"targets: expected integer class indices, got dtype {targets.dtype}")
-    if tuple(targets.shape) != tuple(hidden.shape[:-1]):
-        raise ValueError(
-            f"targets: expected shape {tuple(hidden.shape[:-1])} (hidden without its last axis), "
-            f"got {tuple(targets.shape)}"
-        )
-    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
-        raise TypeError(f"ignore_index: expected an integer, got {ignore_index!r}")
+    check_class_targets_tensor(targets, hidden.shape[:-1], "hidden without its last axis")
+    ignore_index = check_ignore_index(ignore_index)
     for name, x in (("weight", weight), ("targets", targets), ("bias", bias)):
         if x is not None and x.device != hidden.device:
             raise ValueError(f"{name}: expected device {hidden.device} (the device of hidden), got {x.device}")

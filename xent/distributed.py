@@ -18,7 +18,7 @@ import torch
 import torch.distributed as dist
 from torch.autograd.function import once_differentiable
 
-from xent._validation import check_reduction
+from xent._validation import check_class_targets_tensor, check_ignore_index, check_reduction
 
 __all__ = ["vocab_parallel_cross_entropy", "vocab_parallel_linear_cross_entropy"]
 
@@ -221,21 +221,14 @@ def _check_inputs(logits_shard, targets, vocab_start, ignore_index):
         raise ValueError(
             f"logits_shard: expected shape (N, V_r) or (..., V_r) with V_r >= 1, got {tuple(logits_shard.shape)}"
         )
-    if targets.dtype == torch.bool or targets.is_floating_point() or targets.is_complex():
-        raise TypeError(f"targets: expected integer class indices, got dtype {targets.dtype}")
-    if tuple(targets.shape) != tuple(logits_shard.shape[:-1]):
-        raise ValueError(
-            f"targets: expected shape {tuple(logits_shard.shape[:-1])} (logits_shard without the class "
-            f"axis), got {tuple(targets.shape)}"
-        )
+    check_class_targets_tensor(targets, logits_shard.shape[:-1], "logits_shard without the class axis")
     if targets.device != logits_shard.device:
         raise ValueError(f"targets: expected device {logits_shard.device} (the device of logits_shard), got {targets.device}")
     if isinstance(vocab_start, bool) or not isinstance(vocab_start, int):
         raise TypeError(f"vocab_start: expected a non-negative integer, got {vocab_start!r}")
     if vocab_start < 0:
         raise ValueError(f"vocab_start: expected a non-negative integer, got {vocab_start}")
-    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
-        raise TypeError(f"ignore_index: expected an integer, got {ignore_index!r}")
+    check_ignore_index(ignore_index)
     return logits_shard, targets
 
 

@@ -15,6 +15,7 @@ from xent._validation import (
     as_logits,
     as_weight,
     check_choice,
+    check_ignore_index,
     check_probabilities,
     check_reduction,
     check_same_shape,
@@ -33,12 +34,6 @@ __all__ = [
 ]
 
 SMOOTHINGS = ("uniform", "others")
-
-
-def _check_ignore_index(ignore_index) -> int:
-    if isinstance(ignore_index, (bool, np.bool_)) or not isinstance(ignore_index, (int, np.integer)):
-        raise TypeError(f"ignore_index: expected an integer, got {ignore_index!r}")
-    return int(ignore_index)
 
 
 def softmax_cross_entropy(
@@ -135,7 +130,7 @@ def softmax_cross_entropy(
     reduction = check_reduction(reduction)
     eps = check_unit_interval(label_smoothing, "label_smoothing")
     check_choice(smoothing, "smoothing", SMOOTHINGS)
-    ignore_index = _check_ignore_index(ignore_index)
+    ignore_index = check_ignore_index(ignore_index)
     num_classes = z.shape[-1]
     w = as_weight(weight, num_classes)
     if smoothing == "others" and eps > 0 and num_classes == 1:

@@ -18,6 +18,7 @@ from xent._validation import (
     as_class_indices,
     as_float_array,
     as_logits,
+    check_ignore_index,
     check_reduction,
     reduce,
     result_dtype,
@@ -33,17 +34,11 @@ __all__ = [
 ]
 
 
-def _check_ignore_index(ignore_index) -> int:
-    if isinstance(ignore_index, (bool, np.bool_)) or not isinstance(ignore_index, (int, np.integer)):
-        raise TypeError(f"ignore_index: expected an integer, got {ignore_index!r}")
-    return int(ignore_index)
-
-
 def _mean_cross_entropy64(logits, targets, ignore_index):
     """Mean cross-entropy over non-ignored tokens, in float64, and the dtype to round the result to."""
     z = as_logits(logits)
-    ignore_index = _check_ignore_index(ignore_index)
-    as_class_indices(targets, z.shape, ignore_index=ignore_index)
+    ignore_index = check_ignore_index(ignore_index)
+    as_class_indices(targets, z.shape, ignore_index=ignore_index)  # class indices only: no soft targets
     ce = softmax_cross_entropy(z.astype(np.float64, copy=False), targets, ignore_index=ignore_index)
     return float(ce), result_dtype(z)
 
@@ -238,7 +233,7 @@ def next_token_cross_entropy(logits, tokens, *, ignore_index=-100):
     z = as_logits(logits)
     if z.ndim < 2:
         raise ValueError(f"logits: expected shape (..., T, V) with a time axis, got {z.shape}")
-    ignore_index = _check_ignore_index(ignore_index)
+    ignore_index = check_ignore_index(ignore_index)
     t, _ = as_class_indices(tokens, z.shape, name="tokens", ignore_index=ignore_index)
     ce = softmax_cross_entropy(
         z[..., :-1, :].astype(np.float64, copy=False), t[..., 1:], ignore_index=ignore_index
