@@ -220,6 +220,9 @@ def logsumexp(x, *, axis: int = -1, keepdims: bool = False):
     array([0.69314718, 0.69314718, 0.69314718])
     """
     arr = as_float_array(x, "x")
+    if arr.ndim == 0:  # a scalar is a row of one, as in PyTorch
+        check_axis(axis, 1)
+        return logsumexp(arr.reshape(1), axis=0, keepdims=keepdims).reshape(())[()]
     ax = check_axis(axis, arr.ndim)
     out_dtype = arr.dtype
     if arr.shape[ax] == 0:
@@ -282,6 +285,9 @@ def log_softmax(x, *, axis: int = -1):
     -1.9287498479639178e-22
     """
     arr = as_float_array(x, "x")
+    if arr.ndim == 0:  # a scalar is a row of one, as in PyTorch
+        check_axis(axis, 1)
+        return log_softmax(arr.reshape(1), axis=0).reshape(())
     ax = check_axis(axis, arr.ndim)
     if arr.shape[ax] == 0:
         return arr.copy()
@@ -330,6 +336,9 @@ def softmax(x, *, axis: int = -1):
     array([0.5, 0.5])
     """
     arr = as_float_array(x, "x")
+    if arr.ndim == 0:  # a scalar is a row of one, as in PyTorch
+        check_axis(axis, 1)
+        return softmax(arr.reshape(1), axis=0).reshape(())
     ax = check_axis(axis, arr.ndim)
     if arr.shape[ax] == 0:
         return arr.copy()
