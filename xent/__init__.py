@@ -21,7 +21,7 @@ from xent.gradients import (
     softmax_cross_entropy_grad,
 )
 from xent.information import cross_entropy, entropy, kl_divergence
-from xent.labels import one_hot, smooth_labels
+from xent.labels import one_hot, smooth_labels, smoothing_weights
 from xent.modern import bits_per_token, info_nce, next_token_cross_entropy, perplexity, policy_gradient_loss
 from xent.losses import (
     binary_cross_entropy,
@@ -29,6 +29,7 @@ from xent.losses import (
     categorical_cross_entropy,
     mse_loss,
     softmax_cross_entropy,
+    softmax_cross_entropy_and_grad,
 )
 from xent.numerics import log_sigmoid, log_softmax, logsumexp, sigmoid, softmax, softplus
 
@@ -57,8 +58,10 @@ __all__ = [
     "policy_gradient_loss",
     "sigmoid",
     "smooth_labels",
+    "smoothing_weights",
     "softmax",
     "softmax_cross_entropy",
+    "softmax_cross_entropy_and_grad",
     "softmax_cross_entropy_grad",
     "softplus",
 ]
