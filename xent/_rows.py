@@ -101,15 +101,23 @@ def rest_exact(z: np.ndarray, m: np.ndarray, a: np.ndarray) -> np.ndarray:
     ``fl(z_j - m)`` carries an absolute error up to ``|z_j - m| u``, which
     becomes a *relative* error of ``exp(z_j - m)``: 700 ulp at a margin of
     700 in float64. Below float64 the difference is exact in float64 and
-    ``exp`` is float64's (numpy's float32 ``exp`` is off by up to 2.5 ulp).
-    In float64 the rounding error ``e`` of the subtraction is recovered with
+    ``exp`` is float64's (numpy's float32 ``exp`` is off by up to 2.4 ulp);
+    rows left unshifted by :func:`exp_shift` need no difference at all:
+    ``sum_j exp(z_j) / exp(m)`` in float64. In float64 the rounding error ``e`` of the subtraction is recovered with
     Knuth's TwoSum and applied as ``exp(d + e) = exp(d) (1 + e)`` (``|e|`` is
     below half an ulp of ``d``; terms that underflowed to 0 stay 0).
     """
     r = np.arange(z.shape[0])
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        if z.dtype != np.float64 and not np.any(exp_shift(m)):
+            # 0 <= m <= 60: sum_j exp(z_j) / exp(m), no subtraction pass;
+            # float64's exp and division err far below float32's ulp
+            e = np.exp(z, dtype=np.float64)
+            e[r, a] = 0
+            return e.sum(axis=1) / np.exp(m, dtype=np.float64)
         if z.dtype != np.float64:
-            e = np.subtract(z, m[:, None], dtype=np.float64)
+            e = z.astype(np.float64)
+            e -= m.astype(np.float64)[:, None]
             np.exp(e, out=e)
         else:
             neg_m = -m[:, None]
@@ -146,8 +154,10 @@ def _fix_tiny_rests(
     s[~finite] = 0
     with np.errstate(invalid="ignore"):
         redo = np.flatnonzero((s < 1) & finite)
-    if redo.size:
-        s[redo] = rest_exact(z[redo], m[redo], a[redo])
+    # float64 copies of 32 rows at a time stay in the cache
+    for lo in range(0, redo.size, 32):
+        rows = redo[lo : lo + 32]
+        s[rows] = rest_exact(z[rows], m[rows], a[rows])
 
 
 def lse_parts(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
