@@ -36,11 +36,12 @@ def test_every_path_is_the_same_function(dtype, shift):
 
 def test_softmax_below_zero_keeps_small_probabilities():
     # max < 0 is shifted: exp(-740) alone would be subnormal (3 digits), the
-    # probability e^-40 / (1 + e^-40) = 4.248354255291589e-18 (mpmath) is not
-    p = xent.softmax(np.array([-700.0, -740.0]))
-    assert p[1] == pytest.approx(4.248354255291589e-18, rel=1e-14)
-    p32 = xent.softmax(np.array([-60.0, -90.0], dtype=np.float32))
-    assert p32[1] == pytest.approx(9.357623e-14, rel=1e-6)
+    # probability e^-240 / (1 + e^-240) = 5.879282698245269e-105 (mpmath) is
+    # not; in float32 exp(-90) is subnormal, e^-60 / (1 + e^-60) is not
+    p = xent.softmax(np.array([-500.0, -740.0]))
+    assert p[1] == pytest.approx(5.879282698245269e-105, rel=1e-13)
+    p32 = xent.softmax(np.array([-30.0, -90.0], dtype=np.float32))
+    assert p32[1] == pytest.approx(8.756510762696520e-27, rel=1e-6)
 
 
 def test_blocks_cover_every_row_once():
