@@ -21,7 +21,9 @@ F = torch.nn.functional
 K = 5
 
 
-def _torch_loss_and_grad(z, t, *, weight, ignore_index, reduction, eps, convention):
+def _torch_loss_and_grad(
+    z, t, *, weight, ignore_index, reduction, eps, convention
+):
     """PyTorch's loss and autograd gradient (classes on the last axis).
 
     "uniform" is F.cross_entropy's own label_smoothing; "others" (fairseq's
@@ -36,8 +38,12 @@ def _torch_loss_and_grad(z, t, *, weight, ignore_index, reduction, eps, conventi
         tt = torch.from_numpy(t.reshape(-1))
     if convention == "uniform" or eps == 0:
         out = F.cross_entropy(
-            z2, tt, weight=wt, ignore_index=ignore_index,
-            reduction=reduction, label_smoothing=eps,
+            z2,
+            tt,
+            weight=wt,
+            ignore_index=ignore_index,
+            reduction=reduction,
+            label_smoothing=eps,
         )
     else:
         valid = tt != ignore_index
@@ -69,11 +75,13 @@ COMBOS = list(
 )
 
 
-@pytest.mark.parametrize("weight,ignore_index,reduction,eps,convention,shape", COMBOS)
+@pytest.mark.parametrize(
+    "weight,ignore_index,reduction,eps,convention,shape", COMBOS
+)
 def test_class_targets_match_torch_autograd(
     weight, ignore_index, reduction, eps, convention, shape, rng
 ):
-    z = rng.standard_normal(shape + (K,)) * 3
+    z = rng.standard_normal((*shape, K)) * 3
     t = rng.integers(0, K, shape)
     t.reshape(-1)[1::5] = ignore_index
     w = rng.uniform(0.2, 2.0, K) if weight else None
@@ -88,30 +96,55 @@ def test_class_targets_match_torch_autograd(
     np.testing.assert_allclose(grad, t_grad, rtol=1e-12, atol=1e-15)
     assert grad.shape == z.shape and grad.dtype == np.float64
     # the loss alone and the gradient alone: the same bits
-    alone = xent.softmax_cross_entropy(z, t, label_smoothing=eps, convention=convention, **kw)
+    alone = xent.softmax_cross_entropy(
+        z, t, label_smoothing=eps, convention=convention, **kw
+    )
     np.testing.assert_array_equal(loss, alone)
     np.testing.assert_array_equal(
         grad,
-        xent.softmax_cross_entropy_grad(z, t, label_smoothing=eps, convention=convention, **kw),
+        xent.softmax_cross_entropy_grad(
+            z, t, label_smoothing=eps, convention=convention, **kw
+        ),
     )
 
 
 @pytest.mark.parametrize(
     "weight,reduction,eps,convention",
-    list(itertools.product([None, "w"], ["mean", "sum", "none"], [0.0, 0.3], ["uniform", "others"])),
+    list(
+        itertools.product(
+            [None, "w"],
+            ["mean", "sum", "none"],
+            [0.0, 0.3],
+            ["uniform", "others"],
+        )
+    ),
 )
-def test_probability_targets_match_torch_autograd(weight, reduction, eps, convention, rng):
+def test_probability_targets_match_torch_autograd(
+    weight, reduction, eps, convention, rng
+):
     z = rng.standard_normal((9, K)) * 3
     y = rng.dirichlet(np.ones(K), 9)
     y[0] = np.eye(K)[1]
     w = rng.uniform(0.2, 2.0, K) if weight else None
     loss, grad = xent.softmax_cross_entropy_and_grad(
-        z, y, weight=w, reduction=reduction, label_smoothing=eps, convention=convention
+        z,
+        y,
+        weight=w,
+        reduction=reduction,
+        label_smoothing=eps,
+        convention=convention,
     )
-    # torch on the targets smoothed by xent.smooth_labels (PyTorch has no "others")
+    # torch on the targets smoothed by xent.smooth_labels (PyTorch has no
+    # "others")
     ys = xent.smooth_labels(y, eps, convention=convention)
     t_loss, t_grad = _torch_loss_and_grad(
-        z, ys, weight=w, ignore_index=-100, reduction=reduction, eps=0.0, convention="uniform"
+        z,
+        ys,
+        weight=w,
+        ignore_index=-100,
+        reduction=reduction,
+        eps=0.0,
+        convention="uniform",
     )
     np.testing.assert_allclose(loss, t_loss, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(grad, t_grad, rtol=1e-12, atol=1e-15)
@@ -124,7 +157,13 @@ def test_all_ignored_batch(weight, rng):
     w = rng.uniform(0.2, 2.0, K) if weight else None
     loss, grad = xent.softmax_cross_entropy_and_grad(z, t, weight=w)
     t_loss, t_grad = _torch_loss_and_grad(
-        z, t, weight=w, ignore_index=-100, reduction="mean", eps=0.0, convention="uniform"
+        z,
+        t,
+        weight=w,
+        ignore_index=-100,
+        reduction="mean",
+        eps=0.0,
+        convention="uniform",
     )
     assert np.isnan(loss) and np.isnan(t_loss)
     np.testing.assert_array_equal(grad, np.zeros_like(z))
@@ -146,12 +185,17 @@ def test_loss_within_2_ulp_of_mpmath(regime, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_confident_gradient_keeps_its_digits(dtype):
-    # p_t - 1 = -sum_{j != t} p_j = -e^-20/(1 + e^-20) = -2.0611536181902037e-09
-    # (mpmath); softmax(z) - onehot gives 0 in float32 or few digits in float64.
+    # p_t - 1 = -sum_{j != t} p_j = -e^-20/(1 + e^-20) =
+    # -2.0611536181902037e-09 (mpmath); softmax(z) - onehot gives 0 in float32
+    # or few digits in float64.
     z = np.array([[20.0, 0.0]], dtype=dtype)
-    _, grad = xent.softmax_cross_entropy_and_grad(z, np.array([0]), reduction="sum")
+    _, grad = xent.softmax_cross_entropy_and_grad(
+        z, np.array([0]), reduction="sum"
+    )
     rtol = 1e-15 if dtype == np.float64 else 2e-7
-    np.testing.assert_allclose(grad[0], [-2.0611536181902037e-09, 2.0611536181902037e-09], rtol=rtol)
+    np.testing.assert_allclose(
+        grad[0], [-2.0611536181902037e-09, 2.0611536181902037e-09], rtol=rtol
+    )
 
 
 def test_every_shift_path_gives_the_same_function():
@@ -178,9 +222,17 @@ def test_float16_is_computed_in_float32(rng):
 
 def test_bad_input_is_refused_as_by_the_loss():
     z = np.zeros((2, 3))
-    with pytest.raises(ValueError, match="targets: class index 5 out of range"):
+    with pytest.raises(
+        ValueError, match="targets: class index 5 out of range"
+    ):
         xent.softmax_cross_entropy_and_grad(z, np.array([5, 0]))
     with pytest.raises(ValueError, match="convention: expected one of"):
-        xent.softmax_cross_entropy_and_grad(z, np.array([0, 0]), convention="x")
-    with pytest.raises(ValueError, match=r"label_smoothing: expected a number in \[0, 1\]"):
-        xent.softmax_cross_entropy_and_grad(z, np.array([0, 0]), label_smoothing=2.0)
+        xent.softmax_cross_entropy_and_grad(
+            z, np.array([0, 0]), convention="x"
+        )
+    with pytest.raises(
+        ValueError, match=r"label_smoothing: expected a number in \[0, 1\]"
+    ):
+        xent.softmax_cross_entropy_and_grad(
+            z, np.array([0, 0]), label_smoothing=2.0
+        )

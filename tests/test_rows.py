@@ -8,9 +8,14 @@ import xent
 from xent import _rows
 
 
-@pytest.mark.parametrize("dtype,bound", [(np.float32, 60.0), (np.float64, 600.0)])
+@pytest.mark.parametrize(
+    "dtype,bound", [(np.float32, 60.0), (np.float64, 600.0)]
+)
 def test_the_shift_rule(dtype, bound):
-    m = np.array([0.0, bound, bound * 1.01, -1e-3, -np.inf, np.inf, np.nan, 5.0], dtype=dtype)
+    m = np.array(
+        [0.0, bound, bound * 1.01, -1e-3, -np.inf, np.inf, np.nan, 5.0],
+        dtype=dtype,
+    )
     c = _rows.exp_shift(m)
     expected = np.array([0, 0, m[2], m[3], 0, 0, 0, 0], dtype=dtype)
     np.testing.assert_array_equal(c, expected)
@@ -22,7 +27,9 @@ def test_the_shift_rule(dtype, bound):
 def test_every_path_is_the_same_function(dtype, shift):
     # unshifted (max in [0, L]), shifted above L and below 0; the first rows
     # are confident (s < 1: exact recompute), the last ones are not
-    base = np.array([[12.0, 1.0, -3.0, 0.5], [8.0, 7.5, -1.0, 2.0], [1.0, 2.0, 3.0, 2.75]])
+    base = np.array(
+        [[12.0, 1.0, -3.0, 0.5], [8.0, 7.5, -1.0, 2.0], [1.0, 2.0, 3.0, 2.75]]
+    )
     z = (base + shift).astype(dtype)
     m, s = _rows.lse_parts(z)
     m0, s0 = _rows.lse_parts(base.astype(dtype))
@@ -30,7 +37,9 @@ def test_every_path_is_the_same_function(dtype, shift):
     rtol = 1e-14 if dtype == np.float64 else 1e-6
     np.testing.assert_allclose(s, s0, rtol=rtol)
     np.testing.assert_allclose(
-        _rows.softmax_rows(z), _rows.softmax_rows(base.astype(dtype)), rtol=rtol * 10
+        _rows.softmax_rows(z),
+        _rows.softmax_rows(base.astype(dtype)),
+        rtol=rtol * 10,
     )
 
 
@@ -63,6 +72,8 @@ def test_many_blocks_with_recomputed_rows_in_the_last_one(rng):
     z[np.arange(0, 3000, 7), t[::7]] += 40.0
     loss, grad = xent.softmax_cross_entropy_and_grad(z, t, reduction="none")
     for i in (0, 6, 7, 1499, 2996, 2999):
-        l1, g1 = xent.softmax_cross_entropy_and_grad(z[i : i + 1], t[i : i + 1], reduction="none")
+        l1, g1 = xent.softmax_cross_entropy_and_grad(
+            z[i : i + 1], t[i : i + 1], reduction="none"
+        )
         assert loss[i] == l1[0]
         np.testing.assert_array_equal(grad[i], g1[0])

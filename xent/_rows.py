@@ -1,4 +1,5 @@
-"""The row kernel: exponentials of rows of logits, blocked, with one shift rule.
+"""The row kernel: exponentials of rows of logits, blocked, with one shift
+rule.
 
 The only module that knows about blocks, the max shift and exact differences.
 :mod:`xent.numerics` (logsumexp, log_softmax, softmax), :mod:`xent.losses`
@@ -99,13 +100,14 @@ def rest_exact(z: np.ndarray, m: np.ndarray, a: np.ndarray) -> np.ndarray:
     """``sum_{j != a} exp(z_j - m)`` per row, with ``z_j - m`` taken exactly.
 
     ``fl(z_j - m)`` carries an absolute error up to ``|z_j - m| u``, which
-    becomes a *relative* error of ``exp(z_j - m)``: 700 ulp at a margin of
-    700 in float64. Below float64 the difference is exact in float64 and
-    ``exp`` is float64's (numpy's float32 ``exp`` is off by up to 2.4 ulp);
-    rows left unshifted by :func:`exp_shift` need no difference at all:
-    ``sum_j exp(z_j) / exp(m)`` in float64. In float64 the rounding error ``e`` of the subtraction is recovered with
-    Knuth's TwoSum and applied as ``exp(d + e) = exp(d) (1 + e)`` (``|e|`` is
-    below half an ulp of ``d``; terms that underflowed to 0 stay 0).
+    becomes a *relative* error of ``exp(z_j - m)``: 700 ulp at a margin of 700
+    in float64. Below float64 the difference is exact in float64 and ``exp`` is
+    float64's (numpy's float32 ``exp`` is off by up to 2.4 ulp); rows left
+    unshifted by :func:`exp_shift` need no difference at all: ``sum_j exp(z_j)
+    / exp(m)`` in float64. In float64 the rounding error ``e`` of the
+    subtraction is recovered with Knuth's TwoSum and applied as ``exp(d + e) =
+    exp(d) (1 + e)`` (``|e|`` is below half an ulp of ``d``; terms that
+    underflowed to 0 stay 0).
     """
     r = np.arange(z.shape[0])
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
@@ -139,7 +141,9 @@ def _rest_over_max(
     rest64 = rest.astype(np.float64)
     e_t64, e_a64 = e_t.astype(np.float64), e_a.astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        return np.where(at_max, rest64 / e_t64, (rest64 + e_t64 - e_a64) / e_a64)
+        return np.where(
+            at_max, rest64 / e_t64, (rest64 + e_t64 - e_a64) / e_a64
+        )
 
 
 def _fix_tiny_rests(

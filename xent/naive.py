@@ -1,9 +1,11 @@
-"""The textbook formulas, computed literally. **Numerically unstable on purpose.**
+"""The textbook formulas, computed literally. **Numerically unstable on
+purpose.**
 
-These functions exist so that the book can show where the direct formulas fail: ``exp`` overflows
-above about 709.78 in float64 (88.72 in float32, 11.09 in float16), underflows below about -745,
-and ``1 - p`` loses every digit of a probability close to 1. Never train with them; use
-:mod:`xent.numerics` and :mod:`xent.losses`. They warn nothing: overflow and ``log(0)`` produce
+These functions exist so that the book can show where the direct formulas fail:
+``exp`` overflows above about 709.78 in float64 (88.72 in float32, 11.09 in
+float16), underflows below about -745, and ``1 - p`` loses every digit of a
+probability close to 1. Never train with them; use :mod:`xent.numerics` and
+:mod:`xent.losses`. They warn nothing: overflow and ``log(0)`` produce
 ``inf``/``nan`` silently, exactly as a learner's first implementation would.
 """
 
@@ -14,18 +16,19 @@ import numpy as np
 from xent._validation import as_float_array
 
 __all__ = [
-    "softmax",
+    "binary_cross_entropy_with_logits",
+    "log_sigmoid",
     "log_softmax",
     "logsumexp",
     "sigmoid",
-    "log_sigmoid",
+    "softmax",
     "softmax_cross_entropy",
-    "binary_cross_entropy_with_logits",
 ]
 
 
 def softmax(x, *, axis: int = -1):
-    r"""``exp(x) / sum(exp(x))`` with no shift: overflows to ``nan`` for logits above ~709.
+    r"""``exp(x) / sum(exp(x))`` with no shift: overflows to ``nan`` for logits
+    above ~709.
 
     Examples
     --------
@@ -40,7 +43,8 @@ def softmax(x, *, axis: int = -1):
 
 
 def log_softmax(x, *, axis: int = -1):
-    r"""``log(softmax(x))``: ``-inf`` where the softmax underflows, ``nan`` where it overflows.
+    r"""``log(softmax(x))``: ``-inf`` where the softmax underflows, ``nan``
+    where it overflows.
 
     Examples
     --------
@@ -53,7 +57,8 @@ def log_softmax(x, *, axis: int = -1):
 
 
 def logsumexp(x, *, axis: int = -1):
-    r"""``log(sum(exp(x)))``: ``inf`` once one term overflows, ``-inf`` once all underflow.
+    r"""``log(sum(exp(x)))``: ``inf`` once one term overflows, ``-inf`` once
+    all underflow.
 
     Examples
     --------
@@ -67,7 +72,8 @@ def logsumexp(x, *, axis: int = -1):
 
 
 def sigmoid(x):
-    r"""``1 / (1 + exp(-x))``: overflows inside ``exp`` for ``x < -709`` (the result is still 0).
+    r"""``1 / (1 + exp(-x))``: overflows inside ``exp`` for ``x < -709`` (the
+    result is still 0).
 
     Examples
     --------
@@ -81,7 +87,8 @@ def sigmoid(x):
 
 
 def log_sigmoid(x):
-    r"""``log(sigmoid(x))``: 0 for ``x > 37`` and ``-inf`` for ``x < -745`` in float64.
+    r"""``log(sigmoid(x))``: 0 for ``x > 37`` and ``-inf`` for ``x < -745`` in
+    float64.
 
     Examples
     --------
@@ -94,10 +101,12 @@ def log_sigmoid(x):
 
 
 def softmax_cross_entropy(logits, targets):
-    r"""Mean of ``-log(softmax(logits)[target])``, the formula as written in most textbooks.
+    r"""Mean of ``-log(softmax(logits)[target])``, the formula as written in
+    most textbooks.
 
-    ``targets`` are integer classes along the last axis of ``logits``. Gives ``inf`` as soon as the
-    true class's probability underflows and ``nan`` as soon as a logit overflows.
+    ``targets`` are integer classes along the last axis of ``logits``. Gives
+    ``inf`` as soon as the true class's probability underflows and ``nan`` as
+    soon as a logit overflows.
 
     Examples
     --------
@@ -114,9 +123,11 @@ def softmax_cross_entropy(logits, targets):
 
 
 def binary_cross_entropy_with_logits(logits, targets):
-    r"""Mean of ``-[y log(sigmoid(z)) + (1 - y) log(1 - sigmoid(z))]``, computed literally.
+    r"""Mean of ``-[y log(sigmoid(z)) + (1 - y) log(1 - sigmoid(z))]``,
+    computed literally.
 
-    ``1 - sigmoid(z)`` is exactly 0 for ``z > 37`` in float64, so the loss becomes ``inf``.
+    ``1 - sigmoid(z)`` is exactly 0 for ``z > 37`` in float64, so the loss
+    becomes ``inf``.
 
     Examples
     --------
