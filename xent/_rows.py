@@ -194,7 +194,7 @@ def softmax_rows(rows: np.ndarray) -> np.ndarray:
     """The softmax of each row (work dtype)."""
     out = np.empty_like(rows)
     with np.errstate(invalid="ignore"):
-        for blk in row_blocks(*rows.shape, rows.itemsize):
+        for blk in row_blocks(rows.shape[0], rows.shape[1], rows.itemsize):
             b = out[blk]
             exp_rows(rows[blk], rows[blk].max(axis=1), b)
             b /= b.sum(axis=1, keepdims=True)
@@ -287,7 +287,7 @@ def class_xent_rows(
                         spread = gaps @ weight
                     ell += off * (spread + (total_w - w_t) * log1p_s)
             out_loss[blk] = np.where(vb, ell, 0.0)  # type: ignore[index]
-        if grad is not None:
+        if grad is not None and grad_scale is not None:
             with np.errstate(invalid="ignore", divide="ignore"):
                 inv = np.where(vb, grad_scale, 0.0) / (
                     rest.astype(np.float64) + e_t

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from typing import Literal
 
 import numpy as np
 
-REDUCTIONS = ("mean", "sum", "none")
+#: The ``reduction`` option of every loss.
+Reduction = Literal["mean", "sum", "none"]
+REDUCTIONS: tuple[Reduction, ...] = ("mean", "sum", "none")
 
 
 def probability_tolerance(dtype) -> float:
@@ -75,7 +78,7 @@ def as_logits(x, name: str = "logits") -> np.ndarray:
     return arr
 
 
-def check_reduction(reduction) -> str:
+def check_reduction(reduction: object) -> Reduction:
     if reduction not in REDUCTIONS:
         raise ValueError(
             "reduction: expected one of 'mean', 'sum', 'none', got "

@@ -11,6 +11,7 @@ model is confidently wrong.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -127,7 +128,9 @@ def softmax_cross_entropy_grad(
     return grad  # type: ignore[return-value]
 
 
-def _binary_inputs(logits, targets):
+def _binary_inputs(
+    logits: ArrayLike, targets: ArrayLike
+) -> tuple[np.ndarray, np.ndarray]:
     z = as_float_array(logits, "logits")
     y = as_float_array(targets, "targets")
     check_same_shape(z, y, "logits", "targets")
@@ -136,8 +139,8 @@ def _binary_inputs(logits, targets):
 
 
 def binary_cross_entropy_with_logits_grad(
-    logits, targets, *, reduction: str = "mean"
-):
+    logits: ArrayLike, targets: ArrayLike, *, reduction: Reduction = "mean"
+) -> np.ndarray:
     r"""Gradient of :func:`xent.binary_cross_entropy_with_logits`:
     :math:`\sigma(z) - y`.
 
@@ -182,7 +185,9 @@ def binary_cross_entropy_with_logits_grad(
     return np.asarray(grad).astype(dtype)
 
 
-def mse_sigmoid_grad(logits, targets, *, reduction: str = "mean"):
+def mse_sigmoid_grad(
+    logits: ArrayLike, targets: ArrayLike, *, reduction: Reduction = "mean"
+) -> np.ndarray:
     r"""Gradient of the squared error of a sigmoid, :math:`(\sigma(z) - y)^2`,
     with respect to :math:`z`.
 
@@ -232,7 +237,12 @@ def mse_sigmoid_grad(logits, targets, *, reduction: str = "mean"):
     return np.asarray(grad).astype(dtype)
 
 
-def numerical_gradient(f, x, *, eps=None):
+def numerical_gradient(
+    f: Callable[[np.ndarray], ArrayLike],
+    x: ArrayLike,
+    *,
+    eps: float | None = None,
+) -> np.ndarray:
     r"""Gradient of a scalar function by central differences, for gradient
     checking.
 

@@ -8,7 +8,10 @@ logarithms (nats) unless ``base`` is given; ``base=2`` gives bits.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from xent._validation import (
     as_float_array,
@@ -21,7 +24,9 @@ from xent._validation import (
 __all__ = ["cross_entropy", "entropy", "kl_divergence"]
 
 
-def _distributions(p, q=None, *, axis):
+def _distributions(
+    p: ArrayLike, q: ArrayLike | None = None, *, axis: int
+) -> tuple[np.ndarray, np.ndarray | None, int]:
     """Check ``p`` (and ``q``); return them with the outcome axis as a
     non-negative index into ``p`` (no ``q``) or a negative one that names the
     same axis of ``p``, ``q`` and their broadcast (with ``q``).
@@ -81,11 +86,13 @@ _HINTS = {
 }
 
 
-def _pair(p, q, axis, function: str):
+def _pair(
+    p: ArrayLike, q: ArrayLike, axis: int, function: str
+) -> tuple[np.ndarray, np.ndarray, int]:
     """:func:`_distributions` of a pair, with a hint for users of PyTorch
     appended to the message where the inputs are not distributions."""
     try:
-        return _distributions(p, q, axis=axis)
+        p_arr, q_arr, ax = _distributions(p, q, axis=axis)
     except ValueError as exc:
         message = str(exc)
         integer_q = np.asarray(q).dtype.kind in "iu"
@@ -96,6 +103,8 @@ def _pair(p, q, axis, function: str):
         ):
             raise ValueError(f"{message} ({_HINTS[function]})") from None
         raise
+    assert q_arr is not None
+    return p_arr, q_arr, ax
 
 
 def _xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -105,14 +114,16 @@ def _xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.where(x == 0, 0.0, out)
 
 
-def _finish(total: np.ndarray, base, dtype):
+def _finish(total: np.ndarray, base: float | None, dtype: np.dtype) -> Any:
     if base is not None:
         total = total / np.log(base)
     out = np.asarray(total, dtype=np.float64).astype(dtype)
     return out[()] if out.ndim == 0 else out
 
 
-def entropy(p, *, axis: int = -1, base=None):
+def entropy(
+    p: ArrayLike, *, axis: int = -1, base: float | None = None
+) -> np.ndarray | np.floating:
     r"""Shannon entropy :math:`H(p) = -\sum_c p(c) \log p(c)` of distributions
     along ``axis``.
 
@@ -164,7 +175,13 @@ def entropy(p, *, axis: int = -1, base=None):
     return _finish(total + 0.0, base, result_dtype(p_arr))
 
 
-def cross_entropy(p, q, *, axis: int = -1, base=None):
+def cross_entropy(
+    p: ArrayLike,
+    q: ArrayLike,
+    *,
+    axis: int = -1,
+    base: float | None = None,
+) -> np.ndarray | np.floating:
     r"""Cross-entropy :math:`H(p, q) = -\sum_c p(c) \log q(c)` of ``q``
     relative to ``p``.
 
@@ -225,7 +242,13 @@ def cross_entropy(p, q, *, axis: int = -1, base=None):
     return _finish(total + 0.0, base, result_dtype(p_arr, q_arr))
 
 
-def kl_divergence(p, q, *, axis: int = -1, base=None):
+def kl_divergence(
+    p: ArrayLike,
+    q: ArrayLike,
+    *,
+    axis: int = -1,
+    base: float | None = None,
+) -> np.ndarray | np.floating:
     r"""Kullback-Leibler divergence :math:`D_{KL}(p \| q) = \sum_c p(c) \log
     \frac{p(c)}{q(c)}`.
 

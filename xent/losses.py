@@ -8,12 +8,11 @@ float32 out; integers are promoted to float64).
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
 import numpy as np
 from numpy.typing import ArrayLike
 
 from xent._validation import (
+    Reduction,
     as_class_indices,
     as_float_array,
     as_logits,
@@ -25,9 +24,6 @@ from xent._validation import (
 )
 from xent._xent import softmax_xent
 from xent.labels import Convention
-
-#: The ``reduction`` option of every loss.
-Reduction = Literal["mean", "sum", "none"]
 
 __all__ = [
     "binary_cross_entropy",
@@ -49,7 +45,7 @@ def softmax_cross_entropy(
     label_smoothing: float = 0.0,
     convention: Convention | None = None,
     smoothing: Convention | None = None,
-) -> Any:
+) -> np.ndarray | np.floating:
     r"""Cross-entropy between targets and ``softmax(logits)``, computed from
     the logits.
 
@@ -168,7 +164,7 @@ def softmax_cross_entropy_and_grad(
     reduction: Reduction = "mean",
     label_smoothing: float = 0.0,
     convention: Convention = "uniform",
-) -> tuple[Any, np.ndarray]:
+) -> tuple[np.ndarray | np.floating, np.ndarray]:
     r"""The loss of :func:`softmax_cross_entropy` and its gradient, in one
     pass.
 
@@ -243,7 +239,9 @@ def softmax_cross_entropy_and_grad(
     return loss, grad  # type: ignore[return-value]
 
 
-def categorical_cross_entropy(probs, targets, *, reduction: str = "mean"):
+def categorical_cross_entropy(
+    probs: ArrayLike, targets: ArrayLike, *, reduction: Reduction = "mean"
+) -> np.ndarray | np.floating:
     r"""Cross-entropy of predicted probabilities: :math:`-\sum_c y_c \log \hat
     p_c`.
 
@@ -314,7 +312,9 @@ def categorical_cross_entropy(probs, targets, *, reduction: str = "mean"):
     return reduce(loss + 0.0, reduction, dtype)
 
 
-def _elementwise_weight(weight, shape, name):
+def _elementwise_weight(
+    weight: ArrayLike | None, shape: tuple[int, ...], name: str
+) -> np.ndarray | None:
     if weight is None:
         return None
     w = as_float_array(weight, name)
@@ -329,8 +329,12 @@ def _elementwise_weight(weight, shape, name):
 
 
 def binary_cross_entropy(
-    probs, targets, *, weight=None, reduction: str = "mean"
-):
+    probs: ArrayLike,
+    targets: ArrayLike,
+    *,
+    weight: ArrayLike | None = None,
+    reduction: Reduction = "mean",
+) -> np.ndarray | np.floating:
     r"""Binary cross-entropy of probabilities: :math:`-[y \log \hat p + (1 - y)
     \log(1 - \hat p)]`.
 
@@ -394,8 +398,13 @@ def binary_cross_entropy(
 
 
 def binary_cross_entropy_with_logits(
-    logits, targets, *, weight=None, pos_weight=None, reduction: str = "mean"
-):
+    logits: ArrayLike,
+    targets: ArrayLike,
+    *,
+    weight: ArrayLike | None = None,
+    pos_weight: ArrayLike | None = None,
+    reduction: Reduction = "mean",
+) -> np.ndarray | np.floating:
     r"""Binary cross-entropy of ``sigmoid(logits)``, computed from the logits.
 
     :math:`L = -[\,w_+ y \log \sigma(z) + (1 - y) \log(1 - \sigma(z))\,]
@@ -469,7 +478,12 @@ def binary_cross_entropy_with_logits(
     return reduce(np.asarray(loss), reduction, dtype)
 
 
-def mse_loss(predictions, targets, *, reduction: str = "mean"):
+def mse_loss(
+    predictions: ArrayLike,
+    targets: ArrayLike,
+    *,
+    reduction: Reduction = "mean",
+) -> np.ndarray | np.floating:
     r"""Mean squared error :math:`(\hat y - y)^2`, elementwise, then reduced.
 
     Parameters

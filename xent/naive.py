@@ -11,7 +11,10 @@ probability close to 1. Never train with them; use :mod:`xent.numerics` and
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from xent._validation import as_float_array
 
@@ -26,7 +29,7 @@ __all__ = [
 ]
 
 
-def softmax(x, *, axis: int = -1):
+def softmax(x: ArrayLike, *, axis: int = -1) -> np.ndarray:
     r"""``exp(x) / sum(exp(x))`` with no shift: overflows to ``nan`` for logits
     above ~709.
 
@@ -42,7 +45,7 @@ def softmax(x, *, axis: int = -1):
         return e / np.sum(e, axis=axis, keepdims=True)
 
 
-def log_softmax(x, *, axis: int = -1):
+def log_softmax(x: ArrayLike, *, axis: int = -1) -> np.ndarray:
     r"""``log(softmax(x))``: ``-inf`` where the softmax underflows, ``nan``
     where it overflows.
 
@@ -56,7 +59,7 @@ def log_softmax(x, *, axis: int = -1):
         return np.log(softmax(x, axis=axis))
 
 
-def logsumexp(x, *, axis: int = -1):
+def logsumexp(x: ArrayLike, *, axis: int = -1) -> Any:
     r"""``log(sum(exp(x)))``: ``inf`` once one term overflows, ``-inf`` once
     all underflow.
 
@@ -71,7 +74,7 @@ def logsumexp(x, *, axis: int = -1):
         return np.log(np.sum(np.exp(x), axis=axis))
 
 
-def sigmoid(x):
+def sigmoid(x: ArrayLike) -> Any:
     r"""``1 / (1 + exp(-x))``: overflows inside ``exp`` for ``x < -709`` (the
     result is still 0).
 
@@ -86,7 +89,7 @@ def sigmoid(x):
         return 1.0 / (1.0 + np.exp(-x))
 
 
-def log_sigmoid(x):
+def log_sigmoid(x: ArrayLike) -> Any:
     r"""``log(sigmoid(x))``: 0 for ``x > 37`` and ``-inf`` for ``x < -745`` in
     float64.
 
@@ -100,7 +103,7 @@ def log_sigmoid(x):
         return np.log(sigmoid(x))
 
 
-def softmax_cross_entropy(logits, targets):
+def softmax_cross_entropy(logits: ArrayLike, targets: ArrayLike) -> Any:
     r"""Mean of ``-log(softmax(logits)[target])``, the formula as written in
     most textbooks.
 
@@ -122,7 +125,9 @@ def softmax_cross_entropy(logits, targets):
     return -np.mean(picked)
 
 
-def binary_cross_entropy_with_logits(logits, targets):
+def binary_cross_entropy_with_logits(
+    logits: ArrayLike, targets: ArrayLike
+) -> Any:
     r"""Mean of ``-[y log(sigmoid(z)) + (1 - y) log(1 - sigmoid(z))]``,
     computed literally.
 

@@ -9,7 +9,10 @@ TensorFlow).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from xent import _rows
 from xent._validation import as_float_array, check_axis
@@ -28,7 +31,7 @@ __all__ = [
 # -----------------------------------------------------------------------------
 
 
-def _elementwise(x, name: str):
+def _elementwise(x: ArrayLike, name: str) -> tuple[np.ndarray, np.dtype]:
     """Float array for the elementwise functions and the dtype to return."""
     arr = as_float_array(x, name)
     out_dtype = arr.dtype
@@ -50,7 +53,7 @@ def _sigmoid64(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-def _scalar_or_array(out: np.ndarray, dtype) -> np.ndarray:
+def _scalar_or_array(out: np.ndarray, dtype: np.dtype) -> Any:
     out = out.astype(dtype, copy=False)
     return out[()] if out.ndim == 0 else out
 
@@ -60,7 +63,9 @@ def _scalar_or_array(out: np.ndarray, dtype) -> np.ndarray:
 # -----------------------------------------------------------------------------
 
 
-def logsumexp(x, *, axis: int = -1, keepdims: bool = False):
+def logsumexp(
+    x: ArrayLike, *, axis: int = -1, keepdims: bool = False
+) -> np.ndarray | np.floating:
     r"""Log of the sum of exponentials, :math:`\log \sum_j e^{x_j}`, along
     ``axis``.
 
@@ -145,7 +150,7 @@ def logsumexp(x, *, axis: int = -1, keepdims: bool = False):
     return _scalar_or_array(out, out_dtype)
 
 
-def log_softmax(x, *, axis: int = -1):
+def log_softmax(x: ArrayLike, *, axis: int = -1) -> np.ndarray:
     r"""Logarithm of the softmax along ``axis``: :math:`x_i - \log \sum_j
     e^{x_j}`.
 
@@ -211,7 +216,7 @@ def log_softmax(x, *, axis: int = -1):
     return _rows.from_rows(out, lead, ax).astype(arr.dtype, copy=False)
 
 
-def softmax(x, *, axis: int = -1):
+def softmax(x: ArrayLike, *, axis: int = -1) -> np.ndarray:
     r"""Softmax along ``axis``: :math:`e^{x_i} / \sum_j e^{x_j}`.
 
     Parameters
@@ -265,7 +270,7 @@ def softmax(x, *, axis: int = -1):
     return _rows.from_rows(out, lead, ax).astype(arr.dtype, copy=False)
 
 
-def softplus(x):
+def softplus(x: ArrayLike) -> np.ndarray | np.floating:
     r"""Softplus, :math:`\log(1 + e^x)`, elementwise.
 
     Parameters
@@ -304,7 +309,7 @@ def softplus(x):
         return _scalar_or_array(_softplus64(arr), dtype)
 
 
-def log_sigmoid(x):
+def log_sigmoid(x: ArrayLike) -> np.ndarray | np.floating:
     r"""Log of the logistic sigmoid, :math:`\log \sigma(x) =
     -\operatorname{softplus}(-x)`.
 
@@ -343,7 +348,7 @@ def log_sigmoid(x):
         return _scalar_or_array(-_softplus64(-arr), dtype)
 
 
-def sigmoid(x):
+def sigmoid(x: ArrayLike) -> np.ndarray | np.floating:
     r"""Logistic sigmoid, :math:`\sigma(x) = 1 / (1 + e^{-x})`, elementwise.
 
     Parameters

@@ -17,7 +17,10 @@ Examples
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import DTypeLike
 
 __all__ = [
     "BCE_TARGETS",
@@ -40,7 +43,7 @@ BCE_TARGETS = (0.0, 1.0, 0.3)
 _DPS = 60
 
 
-def _mp():
+def _mp() -> Any:
     import mpmath
 
     mpmath.mp.dps = _DPS
@@ -48,8 +51,13 @@ def _mp():
 
 
 def softmax_regime(
-    name: str, dtype, *, rows: int = 200, classes: int = 10, seed: int = 0
-):
+    name: str,
+    dtype: DTypeLike,
+    *,
+    rows: int = 200,
+    classes: int = 10,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
     """Logits ``(rows, classes)`` of ``dtype`` and integer targets for one
     regime.
 
@@ -78,7 +86,7 @@ def softmax_regime(
     return z.astype(dtype), t
 
 
-def bce_logits(dtype, *, points: int = 121):
+def bce_logits(dtype: DTypeLike, *, points: int = 121) -> np.ndarray:
     """Logits with ``|z|`` from 1e-3 to 1e3 (geometric), both signs, as
     ``dtype``.
     """
@@ -86,7 +94,7 @@ def bce_logits(dtype, *, points: int = 121):
     return np.concatenate([-mags[::-1], mags]).astype(dtype)
 
 
-def ref_logsumexp(row):
+def ref_logsumexp(row: np.ndarray) -> Any:
     """``log(sum(exp(row)))`` in mpmath (60 digits) from the exact float
     inputs.
     """
@@ -96,7 +104,7 @@ def ref_logsumexp(row):
     return m + mp.log(mp.fsum(mp.exp(v - m) for v in vals))
 
 
-def ref_softmax_cross_entropy(row, target: int):
+def ref_softmax_cross_entropy(row: np.ndarray, target: int) -> Any:
     """``logsumexp(row) - row[target]`` in mpmath, without cancellation for
     tiny losses.
     """
@@ -107,21 +115,21 @@ def ref_softmax_cross_entropy(row, target: int):
     return mp.log1p(rest)
 
 
-def ref_log_softmax(row):
+def ref_log_softmax(row: np.ndarray) -> list[Any]:
     """Every entry of ``log_softmax(row)`` in mpmath, each accurate relative to
     itself.
     """
     return [-ref_softmax_cross_entropy(row, j) for j in range(len(row))]
 
 
-def ref_bce_with_logits(z, y):
+def ref_bce_with_logits(z: float, y: float) -> Any:
     """``y softplus(-z) + (1 - y) softplus(z)`` in mpmath."""
     mp = _mp()
     z, y = mp.mpf(float(z)), mp.mpf(float(y))
     return y * mp.log1p(mp.exp(-z)) + (1 - y) * mp.log1p(mp.exp(z))
 
 
-def ulp_error(computed, reference, dtype):
+def ulp_error(computed: Any, reference: Any, dtype: DTypeLike) -> float:
     """``|computed - reference|`` in units of the last place of the reference
     rounded to ``dtype``.
 
