@@ -51,7 +51,7 @@ from xent.numerics import (
     softplus,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "binary_cross_entropy",
