@@ -108,12 +108,12 @@ def smoothing_weights(
     :math:`y'_j = \text{off}` for :math:`j \ne t`; a distribution :math:`y`
     becomes :math:`y' = \text{off} + (\text{on} - \text{off})\, y`.
 
-    ==============  ==================================  =====================
-    convention      on                                  off
-    ==============  ==================================  =====================
-    ``"uniform"``   :math:`1 - \epsilon + \epsilon/K`  :math:`\epsilon / K`
-    ``"others"``    :math:`1 - \epsilon`                :math:`\epsilon/(K-1)`
-    ==============  ==================================  =====================
+    =============  =================================  ======================
+    convention     on                                 off
+    =============  =================================  ======================
+    ``"uniform"``  :math:`1 - \epsilon + \epsilon/K`  :math:`\epsilon/K`
+    ``"others"``   :math:`1 - \epsilon`               :math:`\epsilon/(K-1)`
+    =============  =================================  ======================
 
     Parameters
     ----------
