@@ -167,8 +167,21 @@ def _fix_tiny_rests(
 def lse_parts(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(m, s)`` per row with ``logsumexp(row) = m + log1p(s)``.
 
-    ``m`` is the row maximum (work dtype), ``s = sum_{j != a} exp(z_j - m)``
-    over the other entries (float64), accurate to a few ulp even when tiny.
+    ``m = z_a`` is the row maximum (work dtype) and
+    ``s = sum_{j != a} exp(z_j - m)`` the other entries (float64), accurate
+    to a few units in the last place even when tiny, which is what the
+    cross-entropy of a confidently correct prediction (``log1p(s) ~ s``)
+    needs.
+
+    ``s = sum_{j != a} exp(z_j - c) / exp(m - c)`` for any shift ``c``.
+    :func:`exp_shift` takes ``c = 0`` where ``0 <= m <= 60`` (float32) or
+    ``600`` (float64): no subtraction pass and no rounding error in
+    ``z_j - m``; elsewhere ``c = m``, the classic shift that keeps every
+    exponent at most 0. Where ``s < 1`` (the largest probability exceeds
+    1/2) the rows are recomputed by :func:`rest_exact`. Rows whose maximum
+    is not finite (all ``-inf``, ``+inf`` or NaN present) get ``s = 0``, so
+    that ``m + log1p(s)`` is ``-inf``, ``+inf`` or NaN as the mathematics
+    says.
     """
     num_rows, num_cols = rows.shape
     m = np.empty(num_rows, dtype=rows.dtype)
