@@ -38,7 +38,7 @@ def softmax_xent(
     ignore_index: int,
     reduction: str,
     label_smoothing: float,
-    convention: str | None,
+    convention: str,
     smoothing: str | None,
     function: str,
     want_loss: bool,
@@ -46,13 +46,14 @@ def softmax_xent(
 ) -> tuple[Any, np.ndarray | None]:
     """``(loss, grad)`` of softmax cross-entropy; each ``None`` unless wanted.
 
-    ``smoothing`` is the deprecated alias of ``convention``; ``function`` names
-    the caller in the deprecation warning.
+    ``smoothing`` is the deprecated alias of ``convention`` (given with a
+    ``convention`` other than the default, a ``TypeError``); ``function``
+    names the caller in the deprecation warning.
     """
     z = as_logits(logits)
     reduction = check_reduction(reduction)
     conv = deprecated_alias(
-        convention,
+        None if convention == "uniform" else convention,
         smoothing,
         "convention",
         "smoothing",

@@ -43,7 +43,7 @@ def softmax_cross_entropy(
     ignore_index: int = -100,
     reduction: Reduction = "mean",
     label_smoothing: float = 0.0,
-    convention: Convention | None = None,
+    convention: Convention = "uniform",
     smoothing: Convention | None = None,
 ) -> np.ndarray | np.floating:
     r"""Cross-entropy between targets and ``softmax(logits)``, computed from
