@@ -113,10 +113,11 @@ def rest_exact(z: np.ndarray, m: np.ndarray, a: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         if z.dtype != np.float64 and not np.any(exp_shift(m)):
             # 0 <= m <= 60: sum_j exp(z_j) / exp(m), no subtraction pass;
-            # float64's exp and division err far below float32's ulp
-            e = np.exp(z, dtype=np.float64)
+            # float64's exp, sum and division err far below float32's ulp
+            e = z.astype(np.float64)
+            np.exp(e, out=e)
             e[r, a] = 0
-            return e.sum(axis=1) / np.exp(m, dtype=np.float64)
+            return (e @ np.ones(z.shape[1])) / np.exp(m.astype(np.float64))
         if z.dtype != np.float64:
             e = z.astype(np.float64)
             e -= m.astype(np.float64)[:, None]
@@ -158,9 +159,15 @@ def _fix_tiny_rests(
     s[~finite] = 0
     with np.errstate(invalid="ignore"):
         redo = np.flatnonzero((s < 1) & finite)
-    # float64 copies of 32 rows at a time stay in the cache
-    for lo in range(0, redo.size, 32):
-        rows = redo[lo : lo + 32]
+    # a quarter block of float64 rows at a time stays in the cache
+    step = max(1, block_rows(z.shape[1], 8) // 4)
+    if redo.size == len(s):  # every row (confident predictions): no copies
+        for lo in range(0, redo.size, step):
+            sl = slice(lo, lo + step)
+            s[sl] = rest_exact(z[sl], m[sl], a[sl])
+        return
+    for lo in range(0, redo.size, step):
+        rows = redo[lo : lo + step]
         s[rows] = rest_exact(z[rows], m[rows], a[rows])
 
 
