@@ -63,6 +63,12 @@ def softmax_rows(dtype, rows):
                 ).numpy(),
                 "scipy": -sc.log_softmax(z, axis=-1)[r, t],
             }
+            # the loss of the one-pass loss and gradient; the others'
+            # columns repeat theirs (PyTorch's forward is the same either way)
+            ce_grad = dict(ce)
+            ce_grad["xent"] = xent.softmax_cross_entropy_and_grad(
+                z, t, reduction="none"
+            )[0]
             ls = {
                 "xent": xent.log_softmax(z),
                 "naive": naive.log_softmax(z),
@@ -80,6 +86,7 @@ def softmax_rows(dtype, rows):
         ref_lse = [ref_logsumexp(z[i]) for i in r]
         for name, vals, refs in (
             ("softmax_cross_entropy", ce, ref_ce),
+            ("..._and_grad (loss)", ce_grad, ref_ce),
             ("log_softmax", ls, ref_ls),
             ("logsumexp", lse, ref_lse),
         ):
