@@ -50,8 +50,7 @@ def softmax_cross_entropy_grad(
     label_smoothing: float = 0.0,
     convention: Convention = "uniform",
 ) -> np.ndarray:
-    r"""Gradient of :func:`xent.softmax_cross_entropy` with respect to the
-    logits.
+    r"""Gradient of :func:`xent.softmax_cross_entropy` with respect to logits.
 
     :math:`\partial L / \partial z = \operatorname{softmax}(z) - y`, divided by
     the number of examples :math:`N` for ``reduction="mean"``.
@@ -141,8 +140,9 @@ def _binary_inputs(
 def binary_cross_entropy_with_logits_grad(
     logits: ArrayLike, targets: ArrayLike, *, reduction: Reduction = "mean"
 ) -> np.ndarray:
-    r"""Gradient of :func:`xent.binary_cross_entropy_with_logits`:
-    :math:`\sigma(z) - y`.
+    r"""Gradient of :func:`xent.binary_cross_entropy_with_logits`.
+
+    :math:`\partial L / \partial z = \sigma(z) - y`.
 
     Parameters
     ----------
@@ -188,8 +188,9 @@ def binary_cross_entropy_with_logits_grad(
 def mse_sigmoid_grad(
     logits: ArrayLike, targets: ArrayLike, *, reduction: Reduction = "mean"
 ) -> np.ndarray:
-    r"""Gradient of the squared error of a sigmoid, :math:`(\sigma(z) - y)^2`,
-    with respect to :math:`z`.
+    r"""Gradient of the squared error of a sigmoid with respect to the logits.
+
+    The loss is :math:`(\sigma(z) - y)^2`.
 
     :math:`\partial L / \partial z = 2(\sigma(z) - y)\,\sigma(z)(1 -
     \sigma(z))`.
@@ -243,8 +244,9 @@ def numerical_gradient(
     *,
     eps: float | None = None,
 ) -> np.ndarray:
-    r"""Gradient of a scalar function by central differences, for gradient
-    checking.
+    r"""Gradient of a scalar function by central differences.
+
+    For gradient checking.
 
     :math:`\partial f / \partial x_i \approx (f(x + h_i e_i) - f(x - h_i e_i))
     / (2 h_i)`.

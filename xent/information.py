@@ -124,8 +124,9 @@ def _finish(total: np.ndarray, base: float | None, dtype: np.dtype) -> Any:
 def entropy(
     p: ArrayLike, *, axis: int = -1, base: float | None = None
 ) -> np.ndarray | np.floating:
-    r"""Shannon entropy :math:`H(p) = -\sum_c p(c) \log p(c)` of distributions
-    along ``axis``.
+    r"""Shannon entropy of distributions along ``axis``.
+
+    :math:`H(p) = -\sum_c p(c) \log p(c)`.
 
     Parameters
     ----------
@@ -182,8 +183,9 @@ def cross_entropy(
     axis: int = -1,
     base: float | None = None,
 ) -> np.ndarray | np.floating:
-    r"""Cross-entropy :math:`H(p, q) = -\sum_c p(c) \log q(c)` of ``q``
-    relative to ``p``.
+    r"""Cross-entropy :math:`H(p, q)` of two distributions along ``axis``.
+
+    :math:`H(p, q) = -\sum_c p(c) \log q(c)`, of ``q`` relative to ``p``.
 
     The expected code length, in nats (or bits with ``base=2``), of outcomes
     drawn from ``p`` when coded with a code that is optimal for ``q``.
@@ -249,8 +251,9 @@ def kl_divergence(
     axis: int = -1,
     base: float | None = None,
 ) -> np.ndarray | np.floating:
-    r"""Kullback-Leibler divergence :math:`D_{KL}(p \| q) = \sum_c p(c) \log
-    \frac{p(c)}{q(c)}`.
+    r"""Kullback-Leibler divergence of two distributions along ``axis``.
+
+    :math:`D_{\mathrm{KL}}(p \| q) = \sum_c p(c) \log \frac{p(c)}{q(c)}`.
 
     Parameters
     ----------

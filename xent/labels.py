@@ -190,8 +190,7 @@ def smooth_labels(
     convention: Convention = "uniform",
     epsilon: float | None = None,
 ) -> np.ndarray:
-    r"""Label smoothing: spread :math:`\epsilon` of each target's mass over
-    the classes.
+    r"""Label smoothing: spread :math:`\epsilon` of each target over classes.
 
     ``convention="uniform"`` (PyTorch, optax, Inception-v3):
     :math:`y' = (1 - \epsilon) y + \epsilon / K`, so the true class of a

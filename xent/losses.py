@@ -46,8 +46,7 @@ def softmax_cross_entropy(
     convention: Convention = "uniform",
     smoothing: Convention | None = None,
 ) -> np.ndarray | np.floating:
-    r"""Cross-entropy between targets and ``softmax(logits)``, computed from
-    the logits.
+    r"""Cross-entropy of ``softmax(logits)`` and the targets, from the logits.
 
     For a class target :math:`t` the loss of one example is :math:`-\log
     \operatorname{softmax}(z)_t = \log \sum_j e^{z_j} - z_t`; for a target
@@ -165,8 +164,7 @@ def softmax_cross_entropy_and_grad(
     label_smoothing: float = 0.0,
     convention: Convention = "uniform",
 ) -> tuple[np.ndarray | np.floating, np.ndarray]:
-    r"""The loss of :func:`softmax_cross_entropy` and its gradient, in one
-    pass.
+    r"""The loss of :func:`softmax_cross_entropy` and its gradient in one pass.
 
     Returns ``(softmax_cross_entropy(logits, targets, **options),
     softmax_cross_entropy_grad(logits, targets, **options))`` from one pass
@@ -242,8 +240,9 @@ def softmax_cross_entropy_and_grad(
 def categorical_cross_entropy(
     probs: ArrayLike, targets: ArrayLike, *, reduction: Reduction = "mean"
 ) -> np.ndarray | np.floating:
-    r"""Cross-entropy of predicted probabilities: :math:`-\sum_c y_c \log \hat
-    p_c`.
+    r"""Cross-entropy of predicted probabilities.
+
+    :math:`-\sum_c y_c \log \hat p_c`.
 
     With a class target :math:`t` (one-hot :math:`y`) the sum collapses to
     :math:`-\log \hat p_t`.
@@ -335,8 +334,9 @@ def binary_cross_entropy(
     weight: ArrayLike | None = None,
     reduction: Reduction = "mean",
 ) -> np.ndarray | np.floating:
-    r"""Binary cross-entropy of probabilities: :math:`-[y \log \hat p + (1 - y)
-    \log(1 - \hat p)]`.
+    r"""Binary cross-entropy of probabilities.
+
+    :math:`-[y \log \hat p + (1 - y) \log(1 - \hat p)]`.
 
     Parameters
     ----------

@@ -30,8 +30,7 @@ __all__ = [
 
 
 def softmax(x: ArrayLike, *, axis: int = -1) -> np.ndarray:
-    r"""``exp(x) / sum(exp(x))`` with no shift: overflows to ``nan`` for logits
-    above ~709.
+    r"""``exp(x) / sum(exp(x))`` with no shift: ``nan`` for logits above ~709.
 
     Examples
     --------
@@ -46,8 +45,7 @@ def softmax(x: ArrayLike, *, axis: int = -1) -> np.ndarray:
 
 
 def log_softmax(x: ArrayLike, *, axis: int = -1) -> np.ndarray:
-    r"""``log(softmax(x))``: ``-inf`` where the softmax underflows, ``nan``
-    where it overflows.
+    r"""``log(softmax(x))``: ``-inf`` on underflow, ``nan`` on overflow.
 
     Examples
     --------
@@ -60,8 +58,7 @@ def log_softmax(x: ArrayLike, *, axis: int = -1) -> np.ndarray:
 
 
 def logsumexp(x: ArrayLike, *, axis: int = -1) -> Any:
-    r"""``log(sum(exp(x)))``: ``inf`` once one term overflows, ``-inf`` once
-    all underflow.
+    r"""``log(sum(exp(x)))``: ``inf`` on overflow, ``-inf`` on underflow.
 
     Examples
     --------
@@ -75,8 +72,7 @@ def logsumexp(x: ArrayLike, *, axis: int = -1) -> Any:
 
 
 def sigmoid(x: ArrayLike) -> Any:
-    r"""``1 / (1 + exp(-x))``: overflows inside ``exp`` for ``x < -709`` (the
-    result is still 0).
+    r"""``1 / (1 + exp(-x))``: ``exp`` overflows for ``x < -709``.
 
     Examples
     --------
@@ -90,8 +86,7 @@ def sigmoid(x: ArrayLike) -> Any:
 
 
 def log_sigmoid(x: ArrayLike) -> Any:
-    r"""``log(sigmoid(x))``: 0 for ``x > 37`` and ``-inf`` for ``x < -745`` in
-    float64.
+    r"""``log(sigmoid(x))``: 0 above 37, ``-inf`` below -745 (float64).
 
     Examples
     --------
@@ -104,8 +99,7 @@ def log_sigmoid(x: ArrayLike) -> Any:
 
 
 def softmax_cross_entropy(logits: ArrayLike, targets: ArrayLike) -> Any:
-    r"""Mean of ``-log(softmax(logits)[target])``, the formula as written in
-    most textbooks.
+    r"""Mean of ``-log(softmax(logits)[target])``, as most textbooks write it.
 
     ``targets`` are integer classes along the last axis of ``logits``. Gives
     ``inf`` as soon as the true class's probability underflows and ``nan`` as
@@ -128,8 +122,7 @@ def softmax_cross_entropy(logits: ArrayLike, targets: ArrayLike) -> Any:
 def binary_cross_entropy_with_logits(
     logits: ArrayLike, targets: ArrayLike
 ) -> Any:
-    r"""Mean of ``-[y log(sigmoid(z)) + (1 - y) log(1 - sigmoid(z))]``,
-    computed literally.
+    r"""Mean of ``-[y log(sigmoid(z)) + (1 - y) log(1 - sigmoid(z))]``.
 
     ``1 - sigmoid(z)`` is exactly 0 for ``z > 37`` in float64, so the loss
     becomes ``inf``.

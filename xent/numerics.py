@@ -66,8 +66,9 @@ def _scalar_or_array(out: np.ndarray, dtype: np.dtype) -> Any:
 def logsumexp(
     x: ArrayLike, *, axis: int = -1, keepdims: bool = False
 ) -> np.ndarray | np.floating:
-    r"""Log of the sum of exponentials, :math:`\log \sum_j e^{x_j}`, along
-    ``axis``.
+    r"""Log of the sum of exponentials along ``axis``.
+
+    :math:`\log \sum_j e^{x_j}`.
 
     Computed as :math:`m + \operatorname{log1p}(\sum_{j \ne a} e^{x_j - m})`
     with :math:`m = x_a = \max_j x_j`.
@@ -151,8 +152,9 @@ def logsumexp(
 
 
 def log_softmax(x: ArrayLike, *, axis: int = -1) -> np.ndarray:
-    r"""Logarithm of the softmax along ``axis``: :math:`x_i - \log \sum_j
-    e^{x_j}`.
+    r"""Logarithm of the softmax along ``axis``.
+
+    :math:`x_i - \log \sum_j e^{x_j}`.
 
     Computed as :math:`(x_i - m) - \operatorname{log1p}(\sum_{j \ne a} e^{x_j -
     m})`.
@@ -310,8 +312,9 @@ def softplus(x: ArrayLike) -> np.ndarray | np.floating:
 
 
 def log_sigmoid(x: ArrayLike) -> np.ndarray | np.floating:
-    r"""Log of the logistic sigmoid, :math:`\log \sigma(x) =
-    -\operatorname{softplus}(-x)`.
+    r"""Log of the logistic sigmoid, elementwise.
+
+    :math:`\log \sigma(x) = -\operatorname{softplus}(-x)`.
 
     Parameters
     ----------

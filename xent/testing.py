@@ -58,8 +58,7 @@ def softmax_regime(
     classes: int = 10,
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Logits ``(rows, classes)`` of ``dtype`` and integer targets for one
-    regime.
+    """Logits ``(rows, classes)`` and integer targets of one regime.
 
     ``"ordinary"``: N(0, 3^2) logits. ``"large"``: uniform in [-1e4, 1e4].
     ``"confident"``: the target logit exceeds the largest other one by margins
@@ -87,17 +86,16 @@ def softmax_regime(
 
 
 def bce_logits(dtype: DTypeLike, *, points: int = 121) -> np.ndarray:
-    """Logits with ``|z|`` from 1e-3 to 1e3 (geometric), both signs, as
-    ``dtype``.
+    """Logits with ``|z|`` from 1e-3 to 1e3 (geometric), both signs.
+
+    Of dtype ``dtype``.
     """
     mags = np.geomspace(1e-3, 1e3, points)
     return np.concatenate([-mags[::-1], mags]).astype(dtype)
 
 
 def ref_logsumexp(row: np.ndarray) -> Any:
-    """``log(sum(exp(row)))`` in mpmath (60 digits) from the exact float
-    inputs.
-    """
+    """``log(sum(exp(row)))`` in mpmath (60 digits) from the exact inputs."""
     mp = _mp()
     vals = [mp.mpf(float(v)) for v in row]
     m = max(vals)
@@ -105,9 +103,7 @@ def ref_logsumexp(row: np.ndarray) -> Any:
 
 
 def ref_softmax_cross_entropy(row: np.ndarray, target: int) -> Any:
-    """``logsumexp(row) - row[target]`` in mpmath, without cancellation for
-    tiny losses.
-    """
+    """``logsumexp(row) - row[target]`` in mpmath, without cancellation."""
     mp = _mp()
     vals = [mp.mpf(float(v)) for v in row]
     zt = vals[target]
@@ -116,8 +112,9 @@ def ref_softmax_cross_entropy(row: np.ndarray, target: int) -> Any:
 
 
 def ref_log_softmax(row: np.ndarray) -> list[Any]:
-    """Every entry of ``log_softmax(row)`` in mpmath, each accurate relative to
-    itself.
+    """Every entry of ``log_softmax(row)`` in mpmath.
+
+    Each entry is accurate relative to itself.
     """
     return [-ref_softmax_cross_entropy(row, j) for j in range(len(row))]
 
@@ -130,8 +127,9 @@ def ref_bce_with_logits(z: float, y: float) -> Any:
 
 
 def ulp_error(computed: Any, reference: Any, dtype: DTypeLike) -> float:
-    """``|computed - reference|`` in units of the last place of the reference
-    rounded to ``dtype``.
+    """``|computed - reference|`` in units in the last place of ``dtype``.
+
+    The unit is that of the reference rounded to ``dtype``.
 
     ``inf`` where ``computed`` is not finite but the reference is (NaN,
     overflow). The unit is ``np.spacing`` of the rounded reference, so
