@@ -11,6 +11,11 @@ here:
 - :mod:`xent.labels`: one-hot and smoothed labels;
 - :mod:`xent.gradients`: closed-form gradients and a finite-difference check;
 - :mod:`xent.modern`: perplexity, InfoNCE, the policy-gradient loss;
+- :mod:`xent.language`: z-loss and logit soft-capping;
+- :mod:`xent.contrastive`: SigLIP's pairwise sigmoid loss;
+- :mod:`xent.reinforcement`: group baselines and the sequence
+  policy-gradient loss;
+- :mod:`xent.preference`: the DPO loss;
 - :mod:`xent.naive`: the textbook formulas, unstable on purpose (not
   re-exported here).
 
@@ -19,6 +24,7 @@ demand.
 """
 
 from xent import naive
+from xent.contrastive import siglip_loss
 from xent.gradients import (
     binary_cross_entropy_with_logits_grad,
     mse_sigmoid_grad,
@@ -27,6 +33,7 @@ from xent.gradients import (
 )
 from xent.information import cross_entropy, entropy, kl_divergence
 from xent.labels import one_hot, smooth_labels, smoothing_weights
+from xent.language import softcap, z_loss
 from xent.losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -50,6 +57,12 @@ from xent.numerics import (
     softmax,
     softplus,
 )
+from xent.preference import dpo_loss
+from xent.reinforcement import (
+    group_relative_advantages,
+    leave_one_out_advantages,
+    sequence_policy_gradient_loss,
+)
 
 __version__ = "0.2.0"
 
@@ -60,9 +73,12 @@ __all__ = [
     "bits_per_token",
     "categorical_cross_entropy",
     "cross_entropy",
+    "dpo_loss",
     "entropy",
+    "group_relative_advantages",
     "info_nce",
     "kl_divergence",
+    "leave_one_out_advantages",
     "log_sigmoid",
     "log_softmax",
     "logsumexp",
@@ -74,12 +90,16 @@ __all__ = [
     "one_hot",
     "perplexity",
     "policy_gradient_loss",
+    "sequence_policy_gradient_loss",
+    "siglip_loss",
     "sigmoid",
     "smooth_labels",
     "smoothing_weights",
+    "softcap",
     "softmax",
     "softmax_cross_entropy",
     "softmax_cross_entropy_and_grad",
     "softmax_cross_entropy_grad",
     "softplus",
+    "z_loss",
 ]
