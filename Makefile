@@ -12,7 +12,7 @@ export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help venv book test test-unit test-notebooks test-build notebooks student benchmarks clean
+.PHONY: help venv book test test-unit test-notebooks test-build notebooks student assignments benchmarks clean
 
 help:
 	@echo "make book        build the website into _build/html (notebooks executed)"
@@ -60,6 +60,10 @@ notebooks: $(STAMP)
 
 student: $(STAMP)
 	$(PY) tools/make_student.py
+
+# otter-grader assignments (student notebook, solutions, autograder.zip) in assignments/<chapter>/
+assignments: $(STAMP)
+	$(PY) tools/make_assignments.py $(NB)
 
 benchmarks: $(STAMP)
 	$(PY) benchmarks/accuracy.py
