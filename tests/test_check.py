@@ -1,11 +1,15 @@
-"""Tests of xent/check.py: the checkers pass sound implementations and name the mistakes of broken ones.
+"""Tests of xent/check: the checkers pass sound implementations and name the
+mistakes of broken ones.
 
 Three kinds of learner functions are run through every checker:
 
-- the reference (``xent``) and a learner's textbook solution (max-shift, no ``log1p``), and PyTorch
-  where it has the function: every required check passes (the textbook may miss the bonus);
-- the naive formulas of ``xent.naive``: they fail the overflow traps, with the overflow hint;
-- deliberately broken functions (wrong axis, sum instead of mean, mutation, wrong dtype, ...): the
+- the reference (``xent``) and a learner's textbook solution (max-shift, no
+  ``log1p``), and PyTorch where it has the function: every required check
+  passes (the textbook may miss the bonus);
+- the naive formulas of ``xent.naive``: they fail the overflow traps, with the
+  overflow hint;
+- deliberately broken functions (wrong axis, sum instead of mean, mutation,
+  wrong dtype, ...): the
   report names the failing case and gives the hint for that mistake.
 """
 
@@ -39,9 +43,9 @@ from xent.check import (
     check_softmax_cross_entropy_grad,
 )
 
-# --------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------
 # sound implementations, as a learner would write them
-# --------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------
 
 
 def textbook_softmax(z):
@@ -202,7 +206,8 @@ def test_sound_learner_code_passes_required_checks(
 
 
 def test_textbook_code_misses_exactly_the_log1p_bonus():
-    """The max-shifted formulas are right to within rounding but round a loss of 4e-18 to 0."""
+    """The max-shifted formulas are right to within rounding but round a loss
+    of 4e-18 to 0."""
     for checker, fn in [
         (check_log_softmax, textbook_log_softmax),
         (check_softmax_cross_entropy, textbook_cross_entropy),
@@ -238,9 +243,9 @@ def test_logsumexp_all_neg_inf_row_is_a_bonus():
     assert "np.isfinite(m)" in str(report)
 
 
-# --------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------
 # the naive formulas fail the traps with the right hints
-# --------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------
 
 
 MIXED = "rows of different scales (1000.1 ... and 1.4 ...)"
@@ -289,7 +294,8 @@ def failures(report: CheckReport) -> dict:
             naive.softmax_cross_entropy,
             {
                 "huge logits (1000, -1000)",
-                "a target 800 below the top logit (its probability underflows)",
+                "a target 800 below the top logit "
+                "(its probability underflows)",
                 MIXED,
                 "float32 logits of 100 (exp overflows above 88.7 in float32)",
             },
@@ -330,8 +336,8 @@ def test_naive_softmax_report_text():
         in failures(report)["huge logits (1000, -1000)"].hint
     )
     assert (
-        "      hint: np.exp overflows to inf above about 709.78 in float64 (88.72 in float32), and\n"
-        in text
+        "      hint: np.exp overflows to inf above about 709.78 in float64 "
+        "(88.72 in float32), and\n" in text
     )
     assert max(len(line) for line in text.splitlines()) <= 100
     assert "  ✓ a vector of 3 logits" in text
@@ -381,9 +387,9 @@ def test_naive_bce_on_probabilities():
     assert report.bonus_missed == 0  # the formula handles soft targets
 
 
-# --------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------
 # broken implementations: each mistake is named
-# --------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------
 
 
 def hint_of(report: CheckReport, case: str) -> str:
@@ -594,7 +600,8 @@ def test_integer_and_complex_results_are_reported():
 def test_nan_everywhere():
     report = check_softmax(lambda z: np.full(z.shape, np.nan, dtype=z.dtype))
     assert failures(report)["a 3-d batch, shape (2, 3, 4)"].message.startswith(
-        "returned nan (24 of 24 entries wrong); the first at index (0, 0, 0): expected 0."
+        "returned nan (24 of 24 entries wrong); the first at index "
+        "(0, 0, 0): expected 0."
     )
 
 
@@ -707,7 +714,8 @@ def test_label_smoothing_conventions():
         "you used the 'others' convention" in hint
         and "asks for 'uniform'" in hint
     )
-    # at K = 2 with eps = 0.2 the conventions differ, at eps = 0 and K = 1 they agree
+    # at K = 2 with eps = 0.2 the conventions differ, at eps = 0 and K = 1
+    # they agree
     assert "eps = 0 gives one-hot rows" not in failures(wrong)
     assert check_label_smoothing(textbook_smooth_others, convention="others")
     swapped = check_label_smoothing(textbook_smooth, convention="others")
@@ -801,9 +809,9 @@ def test_bce_probabilities_clamped_or_clipped_both_pass():
     )  # 6.9 is not a large loss
 
 
-# --------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------
 # the report
-# --------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------
 
 
 def test_report_fields_and_truthiness():
@@ -877,7 +885,7 @@ def test_tolerances_documented():
 
 def test_nothing_reaches_stderr(capfd):
     def noisy(z):
-        warnings.warn("a learner's own warning")
+        warnings.warn("a learner's own warning", stacklevel=1)
         return naive.softmax(z)
 
     with warnings.catch_warnings():

@@ -659,14 +659,19 @@ def test_other_convention_hint_names_fairseq_not_an_internal_document():
     assert not check_label_smoothing(smooth_numpy, convention="others")
 
 
-def test_label_smoothing_reference_agrees_with_the_library():
+def test_label_smoothing_reference_is_the_library_with_the_new_names():
+    checker = check_label_smoothing.checker
     t = np.array([0, 3, 1, 2])
-    for convention in ("uniform", "others"):
-        for eps in (0.0, 0.1, 1.0):
-            ours = xent.check._checkers.smoothed(
-                t, eps, num_classes=4, convention=convention
-            )
-            lib = xent.smooth_labels(
-                t, eps, num_classes=4, convention=convention
-            )
-            np.testing.assert_allclose(ours, lib, rtol=1e-15, atol=0)
+    for eps in (0.0, 0.1, 1.0):
+        onehot = np.eye(4)[t]
+        uniform = (1 - eps) * onehot + eps / 4
+        others = (1 - eps) * onehot + eps / 3 * (1 - onehot)
+        got = checker.reference(t, eps, num_classes=4)
+        np.testing.assert_allclose(got, uniform, rtol=1e-15, atol=0)
+        others_checker = xent.check._checkers.LABEL_SMOOTHING_OTHERS
+        np.testing.assert_allclose(
+            others_checker.reference(t, eps, num_classes=4),
+            others,
+            rtol=1e-15,
+            atol=0,
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
 import xent
@@ -802,19 +804,6 @@ CONVENTIONS = {
 }
 
 
-def smoothed(targets, label_smoothing, *, num_classes, convention="uniform"):
-    """Smoothed one-hot rows (the reference of :func:`check_label_smoothing`).
-
-    Computed here, in float64, for integer class targets of shape ``(N,)``.
-    """
-    targets = np.asarray(targets)
-    onehot = (targets[..., None] == np.arange(num_classes)).astype(np.float64)
-    eps = float(label_smoothing)
-    if convention == "uniform":
-        return (1.0 - eps) * onehot + eps / num_classes
-    return (1.0 - eps) * onehot + eps / (num_classes - 1) * (1.0 - onehot)
-
-
 _SMOOTHING_SPECS = (
     ("3 examples, 4 classes, eps = 0.1", np.array([0, 3, 1]), 0.1, 4),
     ("eps = 0 gives one-hot rows", np.array([2, 0]), 0.0, 3),
@@ -824,8 +813,11 @@ _SMOOTHING_SPECS = (
 )
 
 
-def _smoothing_checker(convention: str) -> Checker:
-    other = "others" if convention == "uniform" else "uniform"
+Convention = Literal["uniform", "others"]
+
+
+def _smoothing_checker(convention: Convention) -> Checker:
+    other: Convention = "others" if convention == "uniform" else "uniform"
     specs = list(_SMOOTHING_SPECS)
     if convention == "uniform":
         specs.append(
@@ -843,7 +835,7 @@ def _smoothing_checker(convention: str) -> Checker:
     )
 
     def reference(targets, label_smoothing, *, num_classes):
-        return smoothed(
+        return xent.smooth_labels(
             targets,
             label_smoothing,
             num_classes=num_classes,
@@ -851,7 +843,7 @@ def _smoothing_checker(convention: str) -> Checker:
         )
 
     def other_convention(targets, label_smoothing, *, num_classes):
-        return smoothed(
+        return xent.smooth_labels(
             targets, label_smoothing, num_classes=num_classes, convention=other
         )
 

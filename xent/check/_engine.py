@@ -419,112 +419,21 @@ def _diagnose(checker: Checker, case: Case, got, expected) -> str:
 
 
 def compare(checker: Checker, case: Case, received) -> CheckResult:
-    """Compare one result with the reference: type, shape, values, dtype."""
+    """Compare one result with the reference: type, shape, values, dtype.
+
+    The dtype is judged only once the values are right, so that a result
+    full of nan gets a hint about nan, not about precision.
+    """
     expected_value = checker.expected(case)
     expected = np.asarray(expected_value)
-
-    def fail(message, hint):
+    problem = (
+        _form_problem(checker, case, received, expected)
+        or _value_problem(checker, case, np.asarray(received), expected)
+        or _dtype_problem(case, received, expected)
+    )
+    if problem is not None:
+        message, hint = problem
         return _failure(checker, case, message, received, hint, expected_value)
-
-    # 1. the type
-    type_hint = GENERIC_HINTS["torch" if _is_torch(received) else "type"]
-    if expected.ndim == 0:
-        if isinstance(received, np.ndarray):
-            if received.shape != ():
-                hint = (
-                    _diagnose(checker, case, received, expected)
-                    or case.hint_for("shape")
-                    or checker.scalar_hint
-                )
-                return fail(
-                    f"returned shape {received.shape} but expected a single "
-                    "number",
-                    hint,
-                )
-        elif not _is_number(received):
-            hint = type_hint if _is_torch(received) else checker.scalar_hint
-            return fail(
-                f"returned {_describe_type(received)}, expected a number", hint
-            )
-    elif _is_number(received):
-        got = np.asarray(received, dtype=np.float64)
-        hint = (
-            _diagnose(checker, case, got, expected)
-            or case.hint_for("shape")
-            or f"return an array of shape {expected.shape}"
-        )
-        return fail(
-            f"returned a single number but expected shape {expected.shape}",
-            hint,
-        )
-    elif not isinstance(received, np.ndarray):
-        return fail(
-            f"returned {_describe_type(received)}, not a NumPy array",
-            type_hint,
-        )
-    got = np.asarray(received)
-    # 2. the shape
-    if got.shape != expected.shape:
-        want = "a single number" if expected.ndim == 0 else str(expected.shape)
-        hint = (
-            _diagnose(checker, case, got, expected)
-            or case.hint_for("shape")
-            or f"return shape {want}"
-        )
-        return fail(f"returned shape {got.shape} but expected {want}", hint)
-    if got.dtype.kind not in "fiu":
-        return fail(
-            f"returned an array of dtype {got.dtype}, expected real numbers",
-            GENERIC_HINTS["type"],
-        )
-    if expected.ndim > 0 and got.dtype.kind != "f":
-        return fail(
-            f"returned an array of dtype {got.dtype}, expected floats",
-            GENERIC_HINTS["int"],
-        )
-    # 3. the values
-    got64 = got.astype(np.float64)
-    want64 = expected.astype(np.float64)
-    tol = case.tolerance()
-    if case.accept is not None:
-        ok = bool(case.accept(got64))
-    else:
-        ok = bool(np.all(np.isclose(got64, want64, **tol)))
-    if not ok:
-        symptom = _symptom(got64, want64)
-        hint = (
-            _diagnose(checker, case, got64, want64)
-            or case.hint_for(symptom, explicit=True)
-            or (symptom == "value" and _rounded(got64, want64, tol))
-            or case.hint_for(symptom)
-            or GENERIC_HINTS[symptom]
-        )
-        return fail(_value_message(got64, want64, symptom, tol), hint)
-    # 4. the dtype (only once the values are right). A single number may be
-    # a Python float or of any NumPy float type, but not of a lower precision
-    # than the reference (a float32 loss for float64 input).
-    if (
-        expected.ndim == 0
-        and isinstance(received, np.floating)
-        and expected.dtype.kind == "f"
-        and received.dtype.itemsize < expected.dtype.itemsize
-        and not case.any_float
-    ):
-        return fail(
-            f"returned {received.dtype} for {expected.dtype} input",
-            case.hint_for("dtype") or GENERIC_HINTS["float64"],
-        )
-    # 4. the dtype (only once the values are right)
-    if (
-        expected.ndim > 0
-        and not case.any_float
-        and got.dtype != expected.dtype
-    ):
-        key = "float32" if expected.dtype == np.float32 else "float64"
-        return fail(
-            f"returned {got.dtype} for {expected.dtype} input",
-            case.hint_for("dtype") or GENERIC_HINTS[key],
-        )
     return CheckResult(
         case.name,
         True,
@@ -532,6 +441,107 @@ def compare(checker: Checker, case: Case, received) -> CheckResult:
         expected=case.expected_text or _copy(expected_value),
         received=received,
         bonus=case.bonus,
+    )
+
+
+Problem = tuple[str, str] | None
+
+
+def _shape_hint(checker, case, got, expected, default: str) -> str:
+    return (
+        _diagnose(checker, case, got, expected)
+        or case.hint_for("shape")
+        or default
+    )
+
+
+def _form_problem(checker, case, received, expected) -> Problem:
+    """The type, the shape and the kind of numbers of the result."""
+    type_hint = GENERIC_HINTS["torch" if _is_torch(received) else "type"]
+    if expected.ndim == 0 and not isinstance(received, np.ndarray):
+        if _is_number(received):
+            return None
+        hint = type_hint if _is_torch(received) else checker.scalar_hint
+        return f"returned {_describe_type(received)}, expected a number", hint
+    if expected.ndim > 0 and _is_number(received):
+        got = np.asarray(received, dtype=np.float64)
+        want = f"shape {expected.shape}"
+        hint = _shape_hint(checker, case, got, expected, f"return an {want}")
+        return f"returned a single number but expected {want}", hint
+    if not isinstance(received, np.ndarray):
+        return (
+            f"returned {_describe_type(received)}, not a NumPy array",
+            type_hint,
+        )
+    if received.shape != expected.shape:
+        if expected.ndim == 0:
+            want, default = "a single number", checker.scalar_hint
+        else:
+            want = str(expected.shape)
+            default = f"return shape {want}"
+        hint = _shape_hint(checker, case, received, expected, default)
+        return f"returned shape {received.shape} but expected {want}", hint
+    if received.dtype.kind not in "fiu":
+        return (
+            f"returned an array of dtype {received.dtype}, expected real "
+            "numbers",
+            GENERIC_HINTS["type"],
+        )
+    if expected.ndim > 0 and received.dtype.kind != "f":
+        return (
+            f"returned an array of dtype {received.dtype}, expected floats",
+            GENERIC_HINTS["int"],
+        )
+    return None
+
+
+def _value_problem(checker, case, got, expected) -> Problem:
+    got64 = got.astype(np.float64)
+    want64 = expected.astype(np.float64)
+    tol = case.tolerance()
+    if case.accept is not None:
+        ok = bool(case.accept(got64))
+    else:
+        ok = bool(np.all(_isclose(got64, want64, tol)))
+    if ok:
+        return None
+    symptom = _symptom(got64, want64)
+    hint = (
+        _diagnose(checker, case, got64, want64)
+        or case.hint_for(symptom, explicit=True)
+        or (symptom == "value" and _rounded(got64, want64, tol))
+        or case.hint_for(symptom)
+        or GENERIC_HINTS[symptom]
+    )
+    return _value_message(got64, want64, symptom, tol), hint
+
+
+def _dtype_problem(case, received, expected) -> Problem:
+    """A lower precision than the reference's (any float for any_float).
+
+    A single number may be a Python float or any NumPy float type, but not
+    one of a lower precision than the reference (a float32 loss for float64
+    input); an array must have the reference's dtype.
+    """
+    if case.any_float:
+        return None
+    got = np.asarray(received)
+    if expected.ndim == 0:
+        lower = (
+            isinstance(received, np.floating)
+            and expected.dtype.kind == "f"
+            and got.dtype.itemsize < expected.dtype.itemsize
+        )
+        if not lower:
+            return None
+        key = "float64"
+    elif got.dtype != expected.dtype:
+        key = "float32" if expected.dtype == np.float32 else "float64"
+    else:
+        return None
+    return (
+        f"returned {got.dtype} for {expected.dtype} input",
+        case.hint_for("dtype") or GENERIC_HINTS[key],
     )
 
 
@@ -550,7 +560,7 @@ def _rounded(got, want, tol) -> str:
     """The rounding hint, if the values agree to 3 to 6 digits."""
     loose = {"rtol": 1e-3, "atol": tol["atol"]}
     finite = np.isfinite(want).all()
-    if finite and np.all(np.isclose(got, want, **loose)):
+    if finite and np.all(_isclose(got, want, loose)):
         return GENERIC_HINTS["rounding"]
     return ""
 
@@ -564,7 +574,7 @@ def _value_message(got, want, symptom, tol) -> str:
     }[symptom]
     if got.ndim == 0:
         return what
-    bad = ~np.isclose(got, want, **tol)
+    bad = ~_isclose(got, want, tol)
     text = f"{what} ({int(bad.sum())} of {bad.size} entries wrong)"
     if got.size > PRINT_SIZE and bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
@@ -575,6 +585,12 @@ def _value_message(got, want, symptom, tol) -> str:
     return text
 
 
+def _isclose(a, b, tol: Mapping[str, float], *, equal_nan: bool = False):
+    return np.isclose(
+        a, b, rtol=tol["rtol"], atol=tol["atol"], equal_nan=equal_nan
+    )
+
+
 def same_values(a, b, tol=None) -> bool:
     """Same shape and close values, nan matching nan and inf matching inf."""
     a = np.asarray(a, dtype=np.float64)
@@ -582,7 +598,7 @@ def same_values(a, b, tol=None) -> bool:
     if a.shape != b.shape:
         return False
     tol = tol or {"rtol": 1e-5, "atol": 1e-9}
-    return bool(np.all(np.isclose(a, b, equal_nan=True, **tol)))
+    return bool(np.all(_isclose(a, b, tol, equal_nan=True)))
 
 
 # ----------------------------------------------------------------------------

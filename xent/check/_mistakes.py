@@ -91,7 +91,7 @@ LOGITS_FORM = (
 
 def _scaled(factor, got, want) -> bool:
     """``got`` is ``want`` times ``factor``, a result clearly not ``want``."""
-    return (
+    return bool(
         np.all(np.isfinite(want))
         and np.any(want != 0)
         and same_values(got, want * factor)
