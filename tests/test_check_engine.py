@@ -263,3 +263,13 @@ def test_library_calls_sees_every_import_style():
     assert library_calls(lambda v: 1 / 0, z) == ()  # errors are swallowed
     # the checkers themselves use xent, and are not counted
     assert library_calls(lambda v: check_softmax(np.exp), z) == ()
+
+
+def test_checker_for_options():
+    from xent.check._checkers import LABEL_SMOOTHING_OTHERS
+
+    assert check_softmax.checker_for() is check_softmax.checker
+    others = check_label_smoothing.checker_for(convention="others")
+    assert others is LABEL_SMOOTHING_OTHERS
+    with pytest.raises(ValueError, match="no checker for the options"):
+        check_softmax.checker_for(axis=0)

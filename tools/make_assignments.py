@@ -156,6 +156,11 @@ class Question:
     @property
     def calls(self) -> list[tuple[str, str]]:
         """``(checker, function expression)`` for each checker call."""
+        return [(c[0], c[1]) for c in self.call_details]
+
+    @property
+    def call_details(self) -> list[tuple[str, str, str, str]]:
+        """``(checker, function, the call, its keyword options)`` as source."""
         import xent.check
 
         found = []
@@ -167,7 +172,15 @@ class Question:
                     and node.func.id in xent.check.CHECKERS
                     and node.args
                 ):
-                    found.append((node.func.id, ast.unparse(node.args[0])))
+                    options = ", ".join(ast.unparse(k) for k in node.keywords)
+                    found.append(
+                        (
+                            node.func.id,
+                            ast.unparse(node.args[0]),
+                            ast.unparse(node),
+                            options,
+                        )
+                    )
         return found
 
     @property
@@ -301,15 +314,15 @@ def _test_cell(config: dict, function: str) -> nbformat.NotebookNode:
     return _code(head + function.rstrip() + f"\n\n{name}(globals())")
 
 
-def _public_test(checker: str, expr: str, n: int) -> str:
+def _public_test(checker: str, call: str, n: int) -> str:
     return f"""def test_public_{n}(env):
     from xent.check import {checker}
 
-    report = {checker}(eval({expr!r}, dict(env)))
+    report = eval({call!r}, {{**env, {checker!r}: {checker}}})
     assert report, str(report)"""
 
 
-def _hidden_test(checker: str, expr: str, n: int) -> str:
+def _hidden_test(checker: str, expr: str, n: int, options: str = "") -> str:
     cases = []
     for name, args in HIDDEN_SOURCE[HIDDEN_CASES[checker]]:
         if "), {" in args:  # positional arguments, then keyword arguments
@@ -328,7 +341,7 @@ def _hidden_test(checker: str, expr: str, n: int) -> str:
     cases = [
         {body},
     ]
-    checker = {checker}.checker.with_cases(cases)
+    checker = {checker}.checker_for({options}).with_cases(cases)
     report = checker(eval({expr!r}, dict(env)))
     assert report, str(report)"""
 
@@ -388,16 +401,16 @@ def question_cells(q: Question) -> list:
     cells.append(_raw("# END SOLUTION"))
     if not q.manual:
         cells.append(_raw("# BEGIN TESTS"))
-        for n, (checker, expr) in enumerate(q.calls):
+        for n, (checker, expr, call, options) in enumerate(q.call_details):
             cells.append(
                 _test_cell(
-                    {"points": POINTS_PUBLIC}, _public_test(checker, expr, n)
+                    {"points": POINTS_PUBLIC}, _public_test(checker, call, n)
                 )
             )
             cells.append(
                 _test_cell(
                     {"hidden": True, "points": POINTS_HIDDEN},
-                    _hidden_test(checker, expr, n),
+                    _hidden_test(checker, expr, n, options),
                 )
             )
             if q.numpy_only:

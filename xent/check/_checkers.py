@@ -31,11 +31,25 @@ def _distributions(shape, seed) -> np.ndarray:
     return p / p.sum(axis=-1, keepdims=True)
 
 
-def _registered(checker: Checker):
-    """Attach the table to the public function: ``check_softmax.checker``."""
+def _registered(checker: Checker, **variants: Checker):
+    """Attach the tables to the public function.
+
+    ``check_softmax.checker`` is the table the function runs by default;
+    ``check_label_smoothing.checker_for(convention="others")`` the one it
+    runs with that option (the same ``checker`` without options).
+    """
+
+    def checker_for(**options) -> Checker:
+        if not options:
+            return checker
+        key = ",".join(f"{k}={v}" for k, v in sorted(options.items()))
+        if key not in variants:
+            raise ValueError(f"no checker for the options {options!r}")
+        return variants[key]
 
     def attach(function):
         function.checker = checker
+        function.checker_for = checker_for
         return function
 
     return attach
@@ -892,7 +906,13 @@ LABEL_SMOOTHING = _smoothing_checker("uniform")
 LABEL_SMOOTHING_OTHERS = _smoothing_checker("others")
 
 
-@_registered(LABEL_SMOOTHING)
+@_registered(
+    LABEL_SMOOTHING,
+    **{
+        "convention=uniform": LABEL_SMOOTHING,
+        "convention=others": LABEL_SMOOTHING_OTHERS,
+    },
+)
 def check_label_smoothing(fn, *, convention: str = "uniform") -> CheckReport:
     r"""Check a learner's label smoothing.
 
