@@ -12,7 +12,7 @@ export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help venv book test test-lib test-unit test-notebooks test-build lint notebooks student benchmarks clean
+.PHONY: help venv book test test-lib test-unit test-notebooks test-build lint notebooks student assignments benchmarks clean
 
 # What `make lint` checks and formats (ruff) beside type-checking the package (mypy).
 LINT_PATHS := xent tests tools benchmarks
@@ -43,7 +43,8 @@ test: lint test-unit test-notebooks test-build
 # The package alone: its unit, property and oracle tests and its doctests, in about a minute
 # on one core. Not the course (notebooks, student copies, Binder files) nor the two-process
 # run of xent.distributed; no coverage gate (make test-unit has it).
-COURSE_TESTS := tests/test_student.py tests/test_binder.py tests/test_distributed.py
+COURSE_TESTS := tests/test_student.py tests/test_binder.py tests/test_distributed.py \
+	tests/test_check_assignments.py
 test-lib: $(STAMP)
 	$(PY) -m pytest tests xent --doctest-modules -q $(COURSE_TESTS:%=--ignore=%)
 
@@ -77,6 +78,10 @@ notebooks: $(STAMP)
 
 student: $(STAMP)
 	$(PY) tools/make_student.py
+
+# otter-grader assignments (student notebook, solutions, autograder.zip) in assignments/<chapter>/
+assignments: $(STAMP)
+	$(PY) tools/make_assignments.py $(NB)
 
 benchmarks: $(STAMP)
 	$(PY) benchmarks/accuracy.py
