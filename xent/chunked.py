@@ -289,10 +289,14 @@ def chunked_linear_cross_entropy(
     accumulated ``grad_weight`` and ``grad_bias`` are float32: each chunk's
     ``g.T @ h`` is a float32 product added to a float32 accumulator, so
     that a weight gradient summed over many chunks does not lose the
-    half-precision rounding of every chunk (PyTorch's CPU build has no
-    half-precision product with a float32 output; cuBLAS has one,
-    ``torch.mm(..., out_dtype=torch.float32)``, which would be faster on a
-    GPU but cannot be tested here). The results are rounded back at the
+    half-precision rounding of every chunk. The price: that product runs in
+    float32 (a third of the arithmetic, slower than bfloat16 on a GPU; a
+    ``(C, H)`` float32 copy of each chunk's hidden states). PyTorch's CPU
+    build has no half-precision product with a float32 output; cuBLAS has
+    one, ``torch.mm(..., out_dtype=torch.float32)``, which would be faster
+    on a GPU but could not be tested here, so it is not used. Memory: the
+    float32 ``(V, H)`` accumulator, and a chunk of logits in the input
+    dtype beside the float32 one. The results are rounded back at the
     end. Under ``torch.autocast`` the matrix products run in the autocast
     dtype whatever the dtypes of ``hidden``, ``weight`` and ``bias``
     (float32 master weights are cast once per call, as autocast casts them

@@ -308,15 +308,18 @@ def sequence_policy_gradient_loss(
     :math:`1 / \sum_b |\mathcal{T}_b|` (DAPO's token-level loss; also
     what ``next_token_cross_entropy`` does for ``A = 1``), which removes
     the per-sequence bias. Its normaliser still depends on the batch's
-    total length; Dr. GRPO divides by a constant (e.g. the maximal
-    generation length times ``B``) instead: multiply this loss by
+    total length; Dr. GRPO divides by a constant (the maximal generation
+    length times ``B``) instead: multiply this loss by
     :math:`\sum_b |\mathcal{T}_b| / \text{const}` for that. Across
     micro-batches or ranks, sum the unnormalised losses and divide once by
     the global token count (see :mod:`xent.chunked`'s ``reduction="sum"``).
+    In TRL's ``GRPOTrainer`` these are ``loss_type="grpo"`` ("sequence"),
+    ``"bnpo"`` ("token", per batch) and ``"dr_grpo"`` (the constant).
 
     A sequence without any response token has no token mean: under
-    ``"sequence"`` it is left out of :math:`B'` (TRL's ``GRPOTrainer``
-    instead counts it with a loss of 0, clamping its length to 1).
+    ``"sequence"`` it is left out of :math:`B'` (TRL instead counts it with
+    a loss of 0, clamping its length to 1), and a batch without any gives
+    ``nan``, as a mean over nothing (TRL: 0).
 
     Each cross-entropy is computed in float64 by
     :func:`xent.softmax_cross_entropy`, weighted and summed in float64,
