@@ -101,3 +101,63 @@ def test_bad_input():
         xent.entropy(np.zeros((2, 0)))
     with pytest.raises(TypeError, match="p: expected real numbers"):
         xent.entropy(["a"])
+
+
+# -- the axis: every function that takes one, positive and negative ------------
+
+
+P23 = np.full((2, 3), 1 / 3)
+Q3 = np.array([0.2, 0.3, 0.5])
+
+
+@pytest.mark.parametrize("fn", [xent.cross_entropy, xent.kl_divergence])
+@pytest.mark.parametrize("axis", [1, -1])
+def test_lower_dimensional_q_with_any_axis(fn, axis):
+    # Regression: axis=1 with a 1-d q raised IndexError (q was indexed by the
+    # raw axis, the sum taken over it). Expected: the value of each row alone.
+    out = fn(P23, Q3, axis=axis)
+    np.testing.assert_array_equal(out, [fn(P23[0], Q3), fn(P23[1], Q3)])
+    assert out.shape == (2,)
+    # the same along axis 0 of the transposed input, with q as a column
+    np.testing.assert_array_equal(
+        fn(P23.T, Q3[:, None], axis=axis - 1 if axis > 0 else -2), out
+    )
+
+
+@pytest.mark.parametrize("fn", [xent.cross_entropy, xent.kl_divergence])
+def test_axis_counts_in_the_broadcast_shape(fn, rng):
+    p = rng.dirichlet(np.ones(4), (2, 3))  # (2, 3, 4)
+    q = rng.dirichlet(np.ones(4), 3)  # (3, 4)
+    expected = fn(p, np.broadcast_to(q, p.shape))
+    for axis in (2, -1):
+        np.testing.assert_array_equal(fn(p, q, axis=axis), expected)
+    # q of higher dimension than p: axis 2 names the last axis of both
+    np.testing.assert_array_equal(fn(q, p, axis=2), fn(q, p))
+    pt = np.moveaxis(p, -1, 1)  # (2, 4, 3)
+    qt = q.T  # (4, 3)
+    for axis in (1, -2):
+        np.testing.assert_allclose(fn(pt, qt, axis=axis), expected, rtol=1e-15)
+    with pytest.raises(ValueError, match="q: expected 4 outcomes along axis 0"):
+        fn(qt, q[0], axis=0)  # q has no axis 0 of the broadcast shape
+    with pytest.raises(ValueError, match="axis: 3 is out of range"):
+        fn(p, q, axis=3)
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1, -2])
+def test_entropy_axis(axis, rng):
+    p = np.moveaxis(rng.dirichlet(np.ones(5), 3), -1, axis)
+    expected = [xent.entropy(np.take(p, i, axis=1 - axis % 2)) for i in range(3)]
+    np.testing.assert_allclose(xent.entropy(p, axis=axis), expected, rtol=1e-15)
+
+
+def test_pytorch_users_get_a_hint():
+    logits, classes = np.array([[2.0, 1.0, 0.1]]), np.array([0])
+    with pytest.raises(ValueError, match="did you mean xent.softmax_cross_en"):
+        xent.cross_entropy(logits, classes)
+    with pytest.raises(ValueError, match="did you mean xent.softmax_cross_en"):
+        xent.cross_entropy(np.array([[0.2, 0.7, 0.1]]), classes)
+    with pytest.raises(ValueError, match="kl_div.input, target. takes log q"):
+        xent.kl_divergence(np.log([0.5, 0.5]), [0.5, 0.5])
+    # no hint where the distributions are fine but the shapes are not
+    with pytest.raises(ValueError, match=r"got shape \(3,\)$"):
+        xent.cross_entropy([0.5, 0.5], [0.2, 0.3, 0.5])

@@ -58,7 +58,7 @@ def test_bad_input():
         xent.one_hot([0], 0)
     with pytest.raises(TypeError, match="num_classes"):
         xent.one_hot([0], 3.0)
-    with pytest.raises(ValueError, match=r"epsilon: expected a number in \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"label_smoothing: expected a number in \[0, 1\]"):
         xent.smooth_labels([0], -0.1, num_classes=2)
     with pytest.raises(ValueError, match="convention: expected one of 'uniform', 'others'"):
         xent.smooth_labels([0], 0.1, convention="pytorch", num_classes=2)
@@ -72,3 +72,55 @@ def test_bad_input():
         xent.smooth_labels(0.5, 0.1)
     with pytest.raises(ValueError, match="'others' needs at least 2 classes"):
         xent.smooth_labels([0], 0.1, convention="others", num_classes=1)
+
+
+# -- one vocabulary, old names deprecated ---------------------------------------
+
+
+def test_smoothing_weights_is_the_one_formula():
+    # (on, off): uniform (1 - eps + eps/K, eps/K); others (1 - eps, eps/(K-1))
+    assert xent.smoothing_weights(4, 0.1) == pytest.approx((0.925, 0.025), rel=1e-15)
+    assert xent.smoothing_weights(4, 0.1, "others") == pytest.approx((0.9, 0.1 / 3), rel=1e-15)
+    assert xent.smoothing_weights(1, 0.5) == (1.0, 0.5)
+    assert xent.smoothing_weights(1, 0.0, "others") == (1.0, 0.0)
+    with pytest.raises(ValueError, match="'others' needs at least 2 classes"):
+        xent.smoothing_weights(1, 0.1, "others")
+    with pytest.raises(ValueError, match="convention: expected one of"):
+        xent.smoothing_weights(3, 0.1, "pytorch")
+    assert set(xent.labels.CONVENTIONS) == {"uniform", "others"}
+    assert "fairseq" in xent.labels.CONVENTIONS["others"]
+
+
+@given(st.floats(0, 1), st.integers(1, 9), st.sampled_from(["uniform", "others"]))
+def test_smooth_labels_and_the_loss_agree(eps, k, convention):
+    if k == 1 and convention == "others":
+        eps = 0.0
+    rng = np.random.default_rng(k)
+    z = rng.standard_normal((5, k))
+    t = rng.integers(0, k, 5)
+    y = xent.smooth_labels(t, eps, num_classes=k, convention=convention)
+    on, off = xent.smoothing_weights(k, eps, convention)
+    np.testing.assert_array_equal(y[np.arange(5), t], on)
+    np.testing.assert_allclose(y.sum(-1), 1.0, rtol=1e-14)
+    a = xent.softmax_cross_entropy(z, t, label_smoothing=eps, convention=convention)
+    b = xent.softmax_cross_entropy(z, y)
+    assert a == pytest.approx(b, rel=1e-13, abs=1e-15)
+
+
+def test_deprecated_names_still_work_and_warn():
+    new = xent.smooth_labels([0, 2], 0.2, num_classes=3, convention="others")
+    with pytest.warns(DeprecationWarning, match="epsilon= is deprecated, use label_smoothing="):
+        old = xent.smooth_labels([0, 2], epsilon=0.2, convention="others", num_classes=3)
+    np.testing.assert_array_equal(old, new)
+    z, t = np.array([[1.0, 2.0, 0.5]]), np.array([0])
+    new_loss = xent.softmax_cross_entropy(z, t, label_smoothing=0.2, convention="others")
+    with pytest.warns(DeprecationWarning, match="smoothing= is deprecated, use convention=") as rec:
+        old_loss = xent.softmax_cross_entropy(z, t, label_smoothing=0.2, smoothing="others")
+    assert old_loss == new_loss
+    assert rec[0].filename == __file__  # attributed to the caller
+    with pytest.raises(TypeError, match="both label_smoothing= and its deprecated alias epsilon="):
+        xent.smooth_labels([0], 0.1, epsilon=0.1, num_classes=2)
+    with pytest.raises(TypeError, match="both convention= and its deprecated alias smoothing="):
+        xent.softmax_cross_entropy(z, t, convention="others", smoothing="others")
+    with pytest.raises(TypeError, match="missing argument label_smoothing"):
+        xent.smooth_labels([0], num_classes=2)

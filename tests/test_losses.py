@@ -114,7 +114,7 @@ def test_others_smoothing_is_ce_against_smoothed_labels(weight, reduction, rng):
     t = rng.integers(0, K, 8)
     w = rng.uniform(0.2, 2.0, K) if weight else None
     eps = 0.2
-    ours = xent.softmax_cross_entropy(z, t, weight=w, label_smoothing=eps, smoothing="others", reduction=reduction)
+    ours = xent.softmax_cross_entropy(z, t, weight=w, label_smoothing=eps, convention="others", reduction=reduction)
     y = xent.smooth_labels(t, eps, convention="others", num_classes=K)
     per_row = -(y * xent.log_softmax(z) * (1 if w is None else w)).sum(-1)
     expected = {"none": per_row, "sum": per_row.sum(), "mean": per_row.sum() / (8 if w is None else w[t].sum())}[reduction]
@@ -127,14 +127,14 @@ def test_smoothing_conventions_convert(eps_uniform, k):
     z = rng.standard_normal((3, k))
     t = rng.integers(0, k, 3)
     a = xent.softmax_cross_entropy(z, t, label_smoothing=eps_uniform)
-    b = xent.softmax_cross_entropy(z, t, label_smoothing=eps_uniform * (k - 1) / k, smoothing="others")
+    b = xent.softmax_cross_entropy(z, t, label_smoothing=eps_uniform * (k - 1) / k, convention="others")
     assert a == pytest.approx(b, rel=1e-12)
 
 
 def test_others_smoothing_with_probability_targets(rng):
     z = rng.standard_normal((4, K))
     y = rng.dirichlet(np.ones(K), 4)
-    ours = xent.softmax_cross_entropy(z, y, label_smoothing=0.3, smoothing="others")
+    ours = xent.softmax_cross_entropy(z, y, label_smoothing=0.3, convention="others")
     ys = xent.smooth_labels(y, 0.3, convention="others")
     assert ours == pytest.approx(xent.softmax_cross_entropy(z, ys), rel=1e-12)
 
@@ -292,8 +292,8 @@ def test_bad_options(rng):
     t = np.array([0, 1])
     with pytest.raises(ValueError, match="reduction: expected one of 'mean', 'sum', 'none', got 'avg'"):
         xent.softmax_cross_entropy(z, t, reduction="avg")
-    with pytest.raises(ValueError, match="smoothing: expected one of 'uniform', 'others'"):
-        xent.softmax_cross_entropy(z, t, smoothing="gaussian")
+    with pytest.raises(ValueError, match="convention: expected one of 'uniform', 'others'"):
+        xent.softmax_cross_entropy(z, t, convention="gaussian")
     with pytest.raises(ValueError, match=r"label_smoothing: expected a number in \[0, 1\], got 1.5"):
         xent.softmax_cross_entropy(z, t, label_smoothing=1.5)
     with pytest.raises(TypeError, match="label_smoothing"):
@@ -307,7 +307,7 @@ def test_bad_options(rng):
     with pytest.raises(TypeError, match="ignore_index: expected an integer"):
         xent.softmax_cross_entropy(z, t, ignore_index=None)
     with pytest.raises(ValueError, match="'others' needs at least 2 classes"):
-        xent.softmax_cross_entropy(np.zeros((2, 1)), np.array([0, 0]), label_smoothing=0.1, smoothing="others")
+        xent.softmax_cross_entropy(np.zeros((2, 1)), np.array([0, 0]), label_smoothing=0.1, convention="others")
     with pytest.raises(ValueError, match="reduction"):
         xent.binary_cross_entropy_with_logits([0.0], [1.0], reduction="max")
     with pytest.raises(ValueError, match=r"targets: expected shape \(2,\) \(the shape of logits\)"):

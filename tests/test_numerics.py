@@ -206,8 +206,35 @@ def test_bad_axis(fn):
         fn(np.zeros((2, 2)), axis=2)
     with pytest.raises(TypeError, match="axis: expected an integer"):
         fn(np.zeros((2, 2)), axis=1.0)
-    with pytest.raises(ValueError, match="axis"):
-        fn(3.0)
+    with pytest.raises(ValueError, match="axis: 1 is out of range"):
+        fn(3.0, axis=1)
+
+
+@pytest.mark.parametrize("axis", [0, -1])
+def test_scalar_is_a_row_of_one(axis):
+    # As torch.softmax / log_softmax / logsumexp of a 0-d tensor with dim 0
+    # or -1: softmax 1, log-softmax 0, logsumexp the value itself.
+    for value in (3.0, -800.0, np.float32(2.5)):
+        s = xent.softmax(value, axis=axis)
+        assert s.shape == () and s == 1.0
+        assert s.dtype == np.asarray(value).dtype
+        ls = xent.log_softmax(value, axis=axis)
+        assert ls.shape == () and ls == 0.0
+        assert xent.logsumexp(value, axis=axis) == value
+        assert np.shape(xent.logsumexp(value, axis=axis, keepdims=True)) == ()
+    assert xent.logsumexp(-np.inf, axis=axis) == -np.inf
+    assert np.isnan(xent.softmax(np.inf, axis=axis))
+
+
+@pytest.mark.parametrize("fn", [xent.softmax, xent.log_softmax, xent.logsumexp])
+def test_scalar_matches_torch(fn):
+    torch = pytest.importorskip("torch")
+    name = {"softmax": "softmax", "log_softmax": "log_softmax"}.get(
+        fn.__name__, "logsumexp"
+    )
+    for value in (0.5, -3.0, np.inf, -np.inf):
+        theirs = getattr(torch, name)(torch.tensor(value, dtype=torch.float64), 0)
+        np.testing.assert_array_equal(fn(value, axis=0), theirs.numpy())
 
 
 @pytest.mark.parametrize("fn", [xent.softmax, xent.sigmoid, xent.softplus])

@@ -22,7 +22,7 @@ from xent.gradients import (
     softmax_cross_entropy_grad,
 )
 from xent.information import cross_entropy, entropy, kl_divergence
-from xent.labels import one_hot, smooth_labels
+from xent.labels import one_hot, smooth_labels, smoothing_weights
 from xent.language import softcap, z_loss
 from xent.modern import bits_per_token, info_nce, next_token_cross_entropy, perplexity, policy_gradient_loss
 from xent.losses import (
@@ -31,6 +31,7 @@ from xent.losses import (
     categorical_cross_entropy,
     mse_loss,
     softmax_cross_entropy,
+    softmax_cross_entropy_and_grad,
 )
 from xent.numerics import log_sigmoid, log_softmax, logsumexp, sigmoid, softmax, softplus
 from xent.preference import dpo_loss
@@ -70,9 +71,11 @@ __all__ = [
     "siglip_loss",
     "sigmoid",
     "smooth_labels",
+    "smoothing_weights",
     "softcap",
     "softmax",
     "softmax_cross_entropy",
+    "softmax_cross_entropy_and_grad",
     "softmax_cross_entropy_grad",
     "softplus",
     "z_loss",

@@ -8,6 +8,7 @@ public API.
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 
@@ -194,3 +195,31 @@ def reduce(loss64: np.ndarray, reduction: str, dtype, denominator=None):
         count = loss64.size if denominator is None else float(denominator)
         total = total / count if count != 0 else (np.nan if total == 0 else total * np.inf)
     return np.dtype(dtype).type(total)
+
+
+def deprecated_alias(
+    value: object,
+    old_value: object,
+    name: str,
+    old_name: str,
+    function: str,
+    default: object,
+    stacklevel: int = 3,
+) -> object:
+    """``value``, or ``old_value`` passed under a deprecated name (with a
+    ``DeprecationWarning`` attributed ``stacklevel`` frames up: 3 is the
+    caller of the public function that calls this); both at once is a
+    ``TypeError``."""
+    if old_value is None:
+        return default if value is None else value
+    if value is not None:
+        raise TypeError(
+            f"{function}: got both {name}= and its deprecated alias "
+            f"{old_name}=; pass {name}= only"
+        )
+    warnings.warn(
+        f"{function}: {old_name}= is deprecated, use {name}= instead",
+        DeprecationWarning,
+        stacklevel=stacklevel,
+    )
+    return old_value

@@ -12,16 +12,19 @@ import numbers
 
 import numpy as np
 
+from numpy.typing import ArrayLike
+
 from xent._validation import (
-    as_class_indices,
     as_float_array,
-    as_logits,
     check_probabilities,
     check_reduction,
     check_same_shape,
     result_dtype,
 )
-from xent.numerics import _blocks, _sigmoid64, _to_rows, softmax
+from xent._xent import softmax_xent
+from xent.labels import Convention
+from xent.losses import Reduction
+from xent.numerics import sigmoid
 
 __all__ = [
     "softmax_cross_entropy_grad",
@@ -35,7 +38,16 @@ def _scale(reduction: str, count: int) -> float:
     return 1.0 / count if reduction == "mean" and count else 1.0
 
 
-def softmax_cross_entropy_grad(logits, targets, *, reduction: str = "mean"):
+def softmax_cross_entropy_grad(
+    logits: ArrayLike,
+    targets: ArrayLike,
+    *,
+    weight: ArrayLike | None = None,
+    ignore_index: int = -100,
+    reduction: Reduction = "mean",
+    label_smoothing: float = 0.0,
+    convention: Convention = "uniform",
+) -> np.ndarray:
     r"""Gradient of :func:`xent.softmax_cross_entropy` with respect to the logits.
 
     :math:`\partial L / \partial z = \operatorname{softmax}(z) - y`, divided by the number of
@@ -47,31 +59,40 @@ def softmax_cross_entropy_grad(logits, targets, *, reduction: str = "mean"):
         Logits, classes on the last axis.
     targets : array_like
         Integer classes of shape ``logits.shape[:-1]`` or distributions of the shape of ``logits``.
+    weight, ignore_index, label_smoothing, convention
+        As :func:`xent.softmax_cross_entropy`: the gradient of that loss with
+        these options (ignored examples get a zero row).
     reduction : {"mean", "sum", "none"}, optional
-        ``"mean"``: the gradient of the mean loss (rows divided by :math:`N`); ``"sum"``: of the
-        summed loss; ``"none"``: row :math:`i` is the gradient of example :math:`i`'s own loss
-        (the same numbers as ``"sum"``: the examples do not interact).
+        ``"mean"``: the gradient of the mean loss (rows divided by :math:`N`, or by the loss's
+        denominator with ``weight``/``ignore_index``); ``"sum"``: of the summed loss; ``"none"``:
+        row :math:`i` is the gradient of example :math:`i`'s own loss (the same numbers as
+        ``"sum"``: the examples do not interact).
 
     Returns
     -------
     ndarray
-        The shape and dtype of ``logits``. Each row sums to 0 (up to rounding), since
+        The shape of ``logits``, the dtype of ``logits`` for class targets. Without weights or
+        smoothing each row sums to 0 (up to rounding), since
         :math:`\sum_c \hat p_c = \sum_c y_c = 1`.
 
     Raises
     ------
     TypeError, ValueError
-        As :func:`xent.softmax_cross_entropy` (without ``ignore_index``: every target must be a
-        class).
+        As :func:`xent.softmax_cross_entropy`.
 
     Notes
     -----
     The softmax Jacobian :math:`\partial \hat p_c / \partial z_k = \hat p_c([c = k] - \hat p_k)`
     contracted with :math:`\partial L / \partial \hat p_c = -y_c / \hat p_c` gives
-    :math:`\hat p_k \sum_c y_c - y_k = \hat p_k - y_k`. The softmax is computed with the maximum
-    subtracted, so no logit overflows it. For class targets the target's entry
-    :math:`\hat p_t - 1` is computed as :math:`-\sum_{c \ne t} \hat p_c`, so that it keeps its
-    digits when the prediction is confidently correct (:math:`\hat p_t - 1` would round to 0).
+    :math:`\hat p_k \sum_c y_c - y_k = \hat p_k - y_k`. The exponentials are those of the row
+    kernel (:mod:`xent._rows`): :math:`e^{z_j}` itself where the row maximum :math:`m` lies in
+    :math:`[0, 60]` (float32) or :math:`[0, 600]` (float64), :math:`e^{z_j - m}` elsewhere; either
+    way the largest is between 1 and :math:`e^{60}` (or :math:`e^{600}`), so their sum neither
+    overflows nor underflows, and the softmax is the same function. For class targets the
+    target's entry :math:`\hat p_t - 1` is computed as :math:`-\sum_{c \ne t} \hat p_c`, so
+    that it keeps its digits when the prediction is confidently correct (:math:`\hat p_t - 1`
+    would round to 0). To get the loss too, call :func:`xent.softmax_cross_entropy_and_grad`:
+    one pass instead of two.
 
     Examples
     --------
@@ -83,54 +104,20 @@ def softmax_cross_entropy_grad(logits, targets, *, reduction: str = "mean"):
     array([[-0.5,  0.5],
            [ 0.5, -0.5]])
     """
-    z = as_logits(logits)
-    reduction = check_reduction(reduction)
-    t_arr = np.asarray(targets)
-    if t_arr.dtype.kind not in "iub":
-        y = as_float_array(targets, "targets")
-        check_same_shape(z, y, "logits", "targets")
-        check_probabilities(y, "targets", axis=-1)
-        count = int(np.prod(z.shape[:-1]))
-        dtype = result_dtype(z, y)
-        grad = softmax(z.astype(dtype, copy=False)) - y.astype(dtype, copy=False)
-        return (grad * dtype.type(_scale(reduction, count))).astype(dtype, copy=False)
-    t, _ = as_class_indices(t_arr, z.shape)
-    rows, lead = _to_rows(z, z.ndim - 1)
-    t = t.reshape(-1)
-    scale = rows.dtype.type(_scale(reduction, rows.shape[0]))
-    out = np.empty_like(rows)
-    # Per block of rows, in the cache: exp, normalise and scale, subtract y. The target's entry is
-    # p_t - 1 = -(sum of the other probabilities): summing the others directly keeps its digits
-    # when p_t is close to 1, where p_t - 1 would cancel to 0. exp(z) is taken without shifting
-    # by the row maximum; the rows where that leaves the comfortable range of the dtype (a total
-    # below 2**-100 or above 2**100: overflow, underflow, NaN) are redone with the shift.
-    low, high = 2.0**-100, 2.0**100
-    with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
-        for lo, hi in _blocks(*rows.shape, rows.itemsize):
-            zb, b, tb = rows[lo:hi], out[lo:hi], t[lo:hi]
-            np.exp(zb, out=b)
-            rest, e_t = _rest_and_target(b, tb)
-            total = rest + e_t
-            bad = np.flatnonzero(~((total > low) & (total < high)))
-            if bad.size:
-                zz = zb[bad]
-                m = zz.max(axis=1)
-                e = np.exp(zz - np.where(np.isfinite(m), m, rows.dtype.type(0))[:, None])
-                rest[bad], e_t[bad] = _rest_and_target(e, tb[bad])
-                b[bad] = e
-                total = rest + e_t
-            row_scale = scale / total
-            b *= row_scale[:, None]
-            b[np.arange(hi - lo), tb] = -rest * row_scale
-    return out.reshape(z.shape).astype(z.dtype, copy=False)
-
-
-def _rest_and_target(e: np.ndarray, t: np.ndarray):
-    """Zero the target entry of each row of ``e`` in place; return the rows' remaining sums and it."""
-    r = np.arange(e.shape[0])
-    e_t = e[r, t]
-    e[r, t] = 0
-    return e.sum(axis=1), e_t
+    _, grad = softmax_xent(
+        logits,
+        targets,
+        weight=weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+        convention=convention,
+        smoothing=None,
+        function="softmax_cross_entropy_grad",
+        want_loss=False,
+        want_grad=True,
+    )
+    return grad  # type: ignore[return-value]
 
 
 def _binary_inputs(logits, targets):
@@ -178,7 +165,7 @@ def binary_cross_entropy_with_logits_grad(logits, targets, *, reduction: str = "
     reduction = check_reduction(reduction)
     z, y = _binary_inputs(logits, targets)
     dtype = result_dtype(z, y)
-    grad = (_sigmoid64(z.astype(np.float64)) - y) * _scale(reduction, z.size)
+    grad = (sigmoid(z.astype(np.float64)) - y) * _scale(reduction, z.size)
     return np.asarray(grad).astype(dtype)
 
 
@@ -223,8 +210,8 @@ def mse_sigmoid_grad(logits, targets, *, reduction: str = "mean"):
     z, y = _binary_inputs(logits, targets)
     dtype = result_dtype(z, y)
     z64 = z.astype(np.float64)
-    p = _sigmoid64(z64)
-    p_neg = _sigmoid64(-z64)  # 1 - sigma(z) without cancellation
+    p = sigmoid(z64)
+    p_neg = sigmoid(-z64)  # 1 - sigma(z) without cancellation
     grad = 2.0 * (p - y) * p * p_neg * _scale(reduction, z.size)
     return np.asarray(grad).astype(dtype)
 

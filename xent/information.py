@@ -15,24 +15,76 @@ __all__ = ["entropy", "cross_entropy", "kl_divergence"]
 
 
 def _distributions(p, q=None, *, axis):
+    """Check ``p`` (and ``q``); return them with the outcome axis as a
+    non-negative index into ``p`` (no ``q``) or a negative one that names the
+    same axis of ``p``, ``q`` and their broadcast (with ``q``).
+
+    With ``q``, ``axis`` counts in the broadcast shape of ``p`` and ``q``, as
+    in ``np.sum(p * np.log(q), axis=axis)``: for ``p`` of shape (2, 3) and
+    ``q`` of shape (3,), ``axis=1`` and ``axis=-1`` are the same axis.
+    """
     p_arr = as_float_array(p, "p")
-    ax = check_axis(axis, p_arr.ndim)
-    if p_arr.shape[ax] == 0:
-        raise ValueError(f"p: expected at least one outcome along axis {axis}, got shape {p_arr.shape}")
-    check_probabilities(p_arr, "p", axis=ax)
     if q is None:
+        ax = check_axis(axis, p_arr.ndim)
+        if p_arr.shape[ax] == 0:
+            raise ValueError(
+                f"p: expected at least one outcome along axis {axis}, "
+                f"got shape {p_arr.shape}"
+            )
+        check_probabilities(p_arr, "p", axis=ax)
         return p_arr, None, ax
     q_arr = as_float_array(q, "q")
-    if q_arr.ndim == 0 or q_arr.shape[axis] != p_arr.shape[ax]:
+    # One negative index names the outcome axis of p, of q and of their
+    # broadcast alike (broadcasting aligns shapes on the right).
+    ndim = max(p_arr.ndim, q_arr.ndim)
+    neg = check_axis(axis, max(ndim, 1)) - max(ndim, 1)
+    if p_arr.ndim < -neg or p_arr.shape[neg] == 0:
         raise ValueError(
-            f"q: expected {p_arr.shape[ax]} outcomes along axis {axis} (as p), got shape {q_arr.shape}"
+            f"p: expected at least one outcome along axis {axis}, "
+            f"got shape {p_arr.shape}"
+        )
+    check_probabilities(p_arr, "p", axis=neg)
+    if q_arr.ndim < -neg or q_arr.shape[neg] != p_arr.shape[neg]:
+        raise ValueError(
+            f"q: expected {p_arr.shape[neg]} outcomes along axis {axis} "
+            f"(as p), got shape {q_arr.shape}"
         )
     try:
         np.broadcast_shapes(p_arr.shape, q_arr.shape)
     except ValueError:
-        raise ValueError(f"q: shape {q_arr.shape} does not broadcast with the shape of p, {p_arr.shape}") from None
-    check_probabilities(q_arr, "q", axis=axis)
-    return p_arr, q_arr, ax
+        raise ValueError(
+            f"q: shape {q_arr.shape} does not broadcast with the shape of p, "
+            f"{p_arr.shape}"
+        ) from None
+    check_probabilities(q_arr, "q", axis=neg)
+    return p_arr, q_arr, neg
+
+
+_HINTS = {
+    "cross_entropy": (
+        "xent.cross_entropy(p, q) is H(p, q) of two distributions; for "
+        "logits and class targets (torch.nn.functional.cross_entropy), did "
+        "you mean xent.softmax_cross_entropy(logits, targets)?"
+    ),
+    "kl_divergence": (
+        "xent.kl_divergence(p, q) takes two distributions, the true one "
+        "first; torch.nn.functional.kl_div(input, target) takes log q first "
+        "and p second"
+    ),
+}
+
+
+def _pair(p, q, axis, function: str):
+    """:func:`_distributions` of a pair, with a hint for users of PyTorch
+    appended to the message where the inputs are not distributions."""
+    try:
+        return _distributions(p, q, axis=axis)
+    except ValueError as exc:
+        message = str(exc)
+        integer_q = np.asarray(q).dtype.kind in "iu"
+        if integer_q or "probabilities must" in message or "sum to 1" in message:
+            raise ValueError(f"{message} ({_HINTS[function]})") from None
+        raise
 
 
 def _xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -148,8 +200,8 @@ def cross_entropy(p, q, *, axis: int = -1, base=None):
     inf
     """
     base = check_base(base)
-    p_arr, q_arr, ax = _distributions(p, q, axis=axis)
-    total = -np.sum(_xlogy(p_arr.astype(np.float64), q_arr.astype(np.float64)), axis=axis)
+    p_arr, q_arr, ax = _pair(p, q, axis, "cross_entropy")
+    total = -np.sum(_xlogy(p_arr.astype(np.float64), q_arr.astype(np.float64)), axis=ax)
     return _finish(total + 0.0, base, result_dtype(p_arr, q_arr))
 
 
@@ -201,7 +253,7 @@ def kl_divergence(p, q, *, axis: int = -1, base=None):
     0.736966
     """
     base = check_base(base)
-    p_arr, q_arr, ax = _distributions(p, q, axis=axis)
+    p_arr, q_arr, ax = _pair(p, q, axis, "kl_divergence")
     p64, q64 = np.broadcast_arrays(p_arr.astype(np.float64), q_arr.astype(np.float64))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         ratio = p64 / q64
@@ -209,5 +261,5 @@ def kl_divergence(p, q, *, axis: int = -1, base=None):
         # underflows, log p - log q is exact enough and finite.
         log_ratio = np.where(np.isfinite(ratio) & (ratio > 0), np.log(ratio), np.log(p64) - np.log(q64))
         terms = np.where(p64 == 0, 0.0, p64 * log_ratio)
-    total = np.maximum(np.sum(terms, axis=axis), 0.0)
+    total = np.maximum(np.sum(terms, axis=ax), 0.0)
     return _finish(total, base, result_dtype(p_arr, q_arr))

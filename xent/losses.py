@@ -7,45 +7,47 @@ once to the input's dtype (float32 in, float32 out; integers are promoted to flo
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from xent._validation import (
     as_class_indices,
     as_float_array,
     as_logits,
-    as_weight,
-    check_choice,
-    check_ignore_index,
     check_probabilities,
     check_reduction,
     check_same_shape,
-    check_unit_interval,
     reduce,
     result_dtype,
 )
-from xent.numerics import _max_and_rest, _to_rows
+from xent._xent import softmax_xent
+from xent.labels import Convention
+
+#: The ``reduction`` option of every loss.
+Reduction = Literal["mean", "sum", "none"]
 
 __all__ = [
     "softmax_cross_entropy",
+    "softmax_cross_entropy_and_grad",
     "categorical_cross_entropy",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "mse_loss",
 ]
 
-SMOOTHINGS = ("uniform", "others")
-
-
 def softmax_cross_entropy(
-    logits,
-    targets,
+    logits: ArrayLike,
+    targets: ArrayLike,
     *,
-    weight=None,
+    weight: ArrayLike | None = None,
     ignore_index: int = -100,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     label_smoothing: float = 0.0,
-    smoothing: str = "uniform",
-):
+    convention: Convention | None = None,
+    smoothing: Convention | None = None,
+) -> Any:
     r"""Cross-entropy between targets and ``softmax(logits)``, computed from the logits.
 
     For a class target :math:`t` the loss of one example is
@@ -70,11 +72,16 @@ def softmax_cross_entropy(
     reduction : {"mean", "sum", "none"}, optional
         ``"none"`` returns one loss per example (0 for ignored ones).
     label_smoothing : float, optional
-        :math:`\epsilon \in [0, 1]`: the targets are mixed with a uniform distribution first.
+        :math:`\epsilon \in [0, 1]`: the targets are smoothed first, as
+        :func:`xent.smooth_labels` does (default 0: no smoothing).
+    convention : {"uniform", "others"}, optional
+        ``"uniform"`` gives every class :math:`\epsilon / K` on top of
+        :math:`(1 - \epsilon) y` (PyTorch, Inception-v3); ``"others"`` gives
+        the true class :math:`1 - \epsilon` and every other class
+        :math:`\epsilon / (K - 1)` (fairseq's ``label_smoothed_nll_loss``).
+        See :func:`xent.smoothing_weights`.
     smoothing : {"uniform", "others"}, optional
-        ``"uniform"`` gives every class :math:`\epsilon / K` on top of :math:`(1 - \epsilon) y`
-        (PyTorch, Inception-v3); ``"others"`` gives the true class :math:`1 - \epsilon` and every
-        other class :math:`\epsilon / (K - 1)` (the seed document). See :func:`xent.smooth_labels`.
+        Deprecated alias of ``convention`` (a ``DeprecationWarning``).
 
     Returns
     -------
@@ -90,11 +97,11 @@ def softmax_cross_entropy(
     ValueError
         If ``logits`` have no class axis; class targets are out of range or of the wrong shape;
         distribution targets are not distributions or of the wrong shape; ``weight`` is not of
-        length K; ``reduction``, ``smoothing`` or ``label_smoothing`` is invalid.
+        length K; ``reduction``, ``convention`` or ``label_smoothing`` is invalid.
 
     Notes
     -----
-    With the identical arguments and ``smoothing="uniform"`` the result equals
+    With the identical arguments and ``convention="uniform"`` the result equals
     ``torch.nn.functional.cross_entropy`` (classes moved to the last axis) for every combination of
     ``weight``, ``ignore_index``, ``reduction`` and ``label_smoothing``, including a ``"mean"`` over
     an all-ignored batch, which is NaN.
@@ -126,78 +133,103 @@ def softmax_cross_entropy(
     >>> float(softmax_cross_entropy([[40.0, 0.0]], np.array([0])))   # logsumexp(z) - z_t gives 0.0
     4.248354255291589e-18
     """
-    z = as_logits(logits)
-    reduction = check_reduction(reduction)
-    eps = check_unit_interval(label_smoothing, "label_smoothing")
-    check_choice(smoothing, "smoothing", SMOOTHINGS)
-    ignore_index = check_ignore_index(ignore_index)
-    num_classes = z.shape[-1]
-    w = as_weight(weight, num_classes)
-    if smoothing == "others" and eps > 0 and num_classes == 1:
-        raise ValueError("smoothing: 'others' needs at least 2 classes to spread label_smoothing over")
-    dtype = result_dtype(z) if w is None else result_dtype(z, w)
-    t_arr = np.asarray(targets)
-    if t_arr.dtype.kind not in "iub":
-        if t_arr.shape != z.shape:
-            raise TypeError(
-                f"targets: float targets must be distributions of shape {z.shape} (the shape of "
-                f"logits); class indices must be integers, got dtype {t_arr.dtype} of shape {t_arr.shape}"
-            )
-        return _soft_target_loss(z, t_arr, w, reduction, eps, smoothing, dtype)
-    t, valid = as_class_indices(t_arr, z.shape, ignore_index=ignore_index)
-
-    rows, lead = _to_rows(z, z.ndim - 1)
-    t, valid = t.reshape(-1), valid.reshape(-1)
-    safe_t = np.where(valid, t, 0)
-    r = np.arange(rows.shape[0])
-    m, _, s = _max_and_rest(rows)
-    log1p_s = np.log1p(s)
-    m64 = m.astype(np.float64)
-    with np.errstate(invalid="ignore"):
-        nll = (m64 - rows[r, safe_t].astype(np.float64)) + log1p_s
-    w_t = np.ones_like(nll) if w is None else w.astype(np.float64)[safe_t]
-    loss = (1.0 - eps) * w_t * nll if eps else w_t * nll
-    if eps:
-        # -log q_j = (m - z_j) + log1p(s): non-negative terms, summed without cancellation.
-        with np.errstate(invalid="ignore"):
-            gaps = m[:, None] - rows
-        w64 = np.ones(num_classes) if w is None else w.astype(np.float64)
-        if smoothing == "others":
-            gaps[r, safe_t] = 0
-            spread = eps / (num_classes - 1)
-            mass = w64.sum() - w64[safe_t]
-        else:
-            spread = eps / num_classes
-            mass = w64.sum()
-        with np.errstate(invalid="ignore"):
-            smooth = gaps.astype(np.float64) @ w64 + log1p_s * mass
-        loss = loss + spread * smooth
-    loss = np.where(valid, loss, 0.0)
-    denominator = np.sum(w_t[valid]) if w is not None else np.count_nonzero(valid)
-    return reduce(loss.reshape(lead), reduction, dtype, denominator)
+    loss, _ = softmax_xent(
+        logits,
+        targets,
+        weight=weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+        convention=convention,
+        smoothing=smoothing,
+        function="softmax_cross_entropy",
+        want_loss=True,
+        want_grad=False,
+    )
+    return loss
 
 
-def _soft_target_loss(z, targets, w, reduction, eps, smoothing, dtype):
-    y = as_float_array(targets, "targets")
-    check_probabilities(y, "targets", axis=-1)
-    num_classes = z.shape[-1]
-    y = y.astype(np.float64)
-    if eps:
-        if smoothing == "uniform":
-            y = (1 - eps) * y + eps / num_classes
-        else:
-            y = (1 - eps) * y + eps / (num_classes - 1) * (1 - y)
-    rows, lead = _to_rows(z, z.ndim - 1)
-    m, _, s = _max_and_rest(rows)
-    with np.errstate(invalid="ignore"):
-        neg_logq = (m.astype(np.float64)[:, None] - rows) + np.log1p(s)[:, None]
-    y2 = y.reshape(neg_logq.shape)
-    if w is not None:
-        y2 = y2 * w.astype(np.float64)
-    with np.errstate(invalid="ignore"):
-        terms = np.where(y2 == 0, 0.0, y2 * neg_logq)
-    loss = terms.sum(axis=1).reshape(lead)
-    return reduce(loss, reduction, dtype)
+def softmax_cross_entropy_and_grad(
+    logits: ArrayLike,
+    targets: ArrayLike,
+    *,
+    weight: ArrayLike | None = None,
+    ignore_index: int = -100,
+    reduction: Reduction = "mean",
+    label_smoothing: float = 0.0,
+    convention: Convention = "uniform",
+) -> tuple[Any, np.ndarray]:
+    r"""The loss of :func:`softmax_cross_entropy` and its gradient, in one pass.
+
+    Returns ``(softmax_cross_entropy(logits, targets, **options),
+    softmax_cross_entropy_grad(logits, targets, **options))`` from one pass
+    over the logits: the exponentials of each block of rows serve the loss
+    and, scaled in place, become the gradient.
+
+    Parameters
+    ----------
+    logits : array_like, shape (..., K)
+        Unnormalised scores :math:`z`, classes on the last axis.
+    targets : array_like
+        Integer classes of shape ``logits.shape[:-1]`` or distributions of
+        the shape of ``logits``.
+    weight, ignore_index, reduction, label_smoothing, convention
+        As :func:`softmax_cross_entropy`.
+
+    Returns
+    -------
+    loss : ndarray or scalar
+        Exactly the value of :func:`softmax_cross_entropy` (same code path,
+        same bits).
+    grad : ndarray
+        :math:`\partial L / \partial z` of the reduced loss, the shape of
+        ``logits`` (for ``"none"``: of the summed loss, each row the gradient
+        of its own example's loss); 0 on ignored rows.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`softmax_cross_entropy`.
+
+    Notes
+    -----
+    For a smoothed, weighted target :math:`y'` the gradient of
+    :math:`-\sum_j w_j y'_j \log \operatorname{softmax}(z)_j` is
+    :math:`(\sum_j w_j y'_j)\, \operatorname{softmax}(z) - w \odot y'`;
+    for a plain class target, :math:`\operatorname{softmax}(z) - e_t`. The
+    ``"mean"`` divides by what the loss divides by (the number of examples
+    not ignored, or :math:`\sum_i w_{t_i}` with class weights). The target's
+    entry :math:`p_t - 1` is computed as :math:`-\sum_{j \ne t} p_j`, so it
+    keeps its digits when :math:`p_t` is close to 1. Matches PyTorch's
+    ``F.cross_entropy(...).backward()`` for every combination of options.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xent import softmax_cross_entropy_and_grad
+    >>> loss, grad = softmax_cross_entropy_and_grad(
+    ...     np.array([[0.0, 0.0], [2.0, 0.0]]), np.array([0, -100])
+    ... )
+    >>> float(loss)
+    0.6931471805599453
+    >>> grad
+    array([[-0.5,  0.5],
+           [ 0. ,  0. ]])
+    """
+    loss, grad = softmax_xent(
+        logits,
+        targets,
+        weight=weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+        convention=convention,
+        smoothing=None,
+        function="softmax_cross_entropy_and_grad",
+        want_loss=True,
+        want_grad=True,
+    )
+    return loss, grad  # type: ignore[return-value]
 
 
 def categorical_cross_entropy(probs, targets, *, reduction: str = "mean"):

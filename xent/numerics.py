@@ -9,128 +9,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from typing import Any
+
+from numpy.typing import ArrayLike
+
+from xent import _rows
 from xent._validation import as_float_array, check_axis
 
 __all__ = ["logsumexp", "softmax", "log_softmax", "sigmoid", "log_sigmoid", "softplus"]
 
-# Rows are processed in blocks of about this many bytes, so that the several passes over a block
-# (max, subtract, exp, sum) run from the CPU cache instead of from main memory.
-_BLOCK_BYTES = 1 << 21
-
-
 # --------------------------------------------------------------------------------------------
-# private machinery shared with xent.losses and xent.gradients
+# private helpers of the elementwise functions (the row kernel is xent._rows)
 # --------------------------------------------------------------------------------------------
-
-
-def _work_dtype(dtype: np.dtype) -> np.dtype:
-    """float16 is computed in float32; float32 and float64 in themselves."""
-    return np.dtype(np.float32) if dtype == np.float16 else dtype
-
-
-def _to_rows(x: np.ndarray, axis: int):
-    """View ``x`` as a C-contiguous 2-d array ``(rows, classes)`` with ``axis`` last.
-
-    Returns the 2-d array and the shape of the leading (non-class) axes.
-    """
-    moved = np.moveaxis(x, axis, -1)
-    lead = moved.shape[:-1]
-    work = _work_dtype(x.dtype)
-    rows = np.ascontiguousarray(moved, dtype=work).reshape(-1, moved.shape[-1])
-    return rows, lead
-
-
-def _from_rows(rows: np.ndarray, lead: tuple, axis: int, ndim: int) -> np.ndarray:
-    """Inverse of :func:`_to_rows` for an array with the class axis still present."""
-    out = rows.reshape(*lead, rows.shape[-1])
-    return np.moveaxis(out, -1, axis) if axis != ndim - 1 else out
-
-
-def _blocks(num_rows: int, num_cols: int, itemsize: int):
-    step = max(1, _BLOCK_BYTES // max(1, num_cols * itemsize))
-    for lo in range(0, num_rows, step):
-        yield lo, min(num_rows, lo + step)
-
-
-def _exp_range(dtype) -> float:
-    """A bound ``L`` with ``exp(x)`` a normal number, far from overflow, for ``|x| <= L``.
-
-    ``exp(z)`` can then be used without subtracting the row maximum: 60 in float32 (whose
-    ``exp`` overflows at 88.7), 600 in float64 (709.8).
-    """
-    return 60.0 if np.dtype(dtype).itemsize <= 4 else 600.0
-
-
-def _max_and_rest(z: np.ndarray):
-    """For 2-d ``z``: the row maximum ``m``, its position ``a`` and ``s = sum_{j != a} exp(z_j - m)``.
-
-    ``log(sum_j exp(z_j)) = m + log1p(s)``. ``s`` is returned in float64 and is accurate to a few
-    units in the last place even when it is tiny, which is what the cross-entropy of a confidently
-    correct prediction (``log1p(s) ~ s``) needs; see :func:`_rest_exact`.
-
-    ``s = sum_{j != a} exp(z_j - c) / exp(m - c)`` for any shift ``c``. Where the maximum is modest
-    (``|m| <= _exp_range``) the shift is 0: no subtraction pass, and no rounding error in
-    ``z_j - m``. Elsewhere ``c = m``, the classic shift that keeps every exponent at most 0.
-    Rows whose maximum is not finite (all ``-inf``, ``+inf`` or NaN present) get ``s = 0``, so that
-    ``m + log1p(s)`` is ``-inf``, ``+inf`` or NaN as the mathematics says.
-    """
-    num_rows, num_cols = z.shape
-    m = np.empty(num_rows, dtype=z.dtype)
-    a = np.empty(num_rows, dtype=np.intp)
-    s = np.empty(num_rows, dtype=np.float64)
-    buf = np.empty((min(num_rows, max(1, _BLOCK_BYTES // (num_cols * z.itemsize))), num_cols), z.dtype)
-    r = np.arange(buf.shape[0])
-    bound = _exp_range(z.dtype)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for lo, hi in _blocks(num_rows, num_cols, z.itemsize):
-            zb, b, rb = z[lo:hi], buf[: hi - lo], r[: hi - lo]
-            ab = np.argmax(zb, axis=1)
-            mb = zb[rb, ab]
-            finite = np.isfinite(mb)
-            shift = np.where(np.abs(mb) <= bound, 0, mb)
-            if np.any(shift[finite]):
-                np.subtract(zb, np.where(finite, shift, 0)[:, None], out=b)
-                np.exp(b, out=b)
-            else:
-                np.exp(zb, out=b)
-            e_a = b[rb, ab]
-            b[rb, ab] = 0
-            sb = b.sum(axis=1) / e_a.astype(np.float64)
-            sb[~finite] = 0
-            a[lo:hi], m[lo:hi], s[lo:hi] = ab, mb, sb
-            # Where s < 1 the largest probability exceeds 1/2 and log1p(s) ~ s may be far smaller
-            # than the rounding errors above: the rounding of z_j - m where the row was shifted,
-            # and the errors of the exponentials themselves (numpy's float32 exp is off by up to
-            # 2.4 ulp). Recompute those rows from exact differences, while the block is still in
-            # the cache.
-            redo = np.flatnonzero((sb < 1) & finite)
-            if redo.size:
-                s[lo + redo] = _rest_exact(zb[redo], mb[redo], ab[redo])
-    return m, a, s
-
-
-def _rest_exact(z: np.ndarray, m: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """``sum_{j != a} exp(z_j - m)`` with the differences ``z_j - m`` taken exactly.
-
-    ``fl(z_j - m)`` carries an absolute error up to ``|z_j - m| * u``, which becomes a *relative*
-    error of ``exp(z_j - m)``: 700 ulp at a margin of 700 in float64. Below float64 the difference is
-    exact in float64. In float64 the error of the subtraction is recovered with Knuth's TwoSum and
-    applied as ``exp(d + e) = exp(d) (1 + e)`` (``|e|`` is below half an ulp of ``d``).
-    """
-    r = np.arange(z.shape[0])
-    if z.dtype != np.float64:
-        e = z.astype(np.float64)
-        e -= m.astype(np.float64)[:, None]
-        np.exp(e, out=e)
-    else:
-        neg_m = -m[:, None]
-        d = z + neg_m
-        bv = d - z
-        err = (z - (d - bv)) + (neg_m - bv)
-        e = np.exp(d)
-        e += np.where(e > 0, e * err, 0.0)
-    e[r, a] = 0
-    return e.sum(axis=1)
 
 
 def _elementwise(x, name: str):
@@ -192,11 +82,14 @@ def logsumexp(x, *, axis: int = -1, keepdims: bool = False):
 
     Notes
     -----
-    Subtracting the maximum makes every exponent :math:`\le 0`, so nothing overflows and the
-    largest term is exactly 1 (the "normalisation trick"); taking that 1 out of the sum and using
-    ``log1p`` keeps the digits of the other terms when they are small. Where the largest term
-    dominates (the other terms sum to less than 1), the differences :math:`x_j - m` are also taken
-    exactly, so the result is accurate to a few ulp even for margins of hundreds. An empty axis
+    The largest term is taken out of the sum, :math:`s = \sum_{j \ne a} e^{x_j} / e^{m}`, and
+    ``log1p`` keeps the digits of the other terms when they are small. The exponentials are taken
+    without a shift where :math:`0 \le m \le 60` (float32) or :math:`600` (float64), so that the
+    largest is between 1 and :math:`e^{60}` (or :math:`e^{600}`): no overflow, no underflow, no
+    subtraction pass; elsewhere as :math:`e^{x_j - m}`, the "normalisation trick" that makes the
+    largest exactly 1. Both give the same function. Where the largest term dominates (the others
+    sum to less than 1) :math:`s` is recomputed from exact differences :math:`x_j - m`, so the
+    result is accurate to a few ulp even for margins of hundreds. An empty axis
     gives ``-inf``, all-``-inf`` gives ``-inf``, a ``+inf`` entry gives ``+inf`` and NaN propagates.
     Accuracy is relative to the result: near a result of 0 (``m < 0`` cancelling ``log1p``) the
     problem itself is ill-conditioned and the error is a few ulp of ``|m|``.
@@ -220,13 +113,16 @@ def logsumexp(x, *, axis: int = -1, keepdims: bool = False):
     array([0.69314718, 0.69314718, 0.69314718])
     """
     arr = as_float_array(x, "x")
+    if arr.ndim == 0:  # a scalar is a row of one, as in PyTorch
+        check_axis(axis, 1)
+        return logsumexp(arr.reshape(1), axis=0, keepdims=keepdims).reshape(())[()]
     ax = check_axis(axis, arr.ndim)
     out_dtype = arr.dtype
     if arr.shape[ax] == 0:
         out = np.full(np.delete(arr.shape, ax), -np.inf, dtype=np.float64)
     else:
-        rows, lead = _to_rows(arr, ax)
-        m, _, s = _max_and_rest(rows)
+        rows, lead = _rows.as_rows(arr, ax)
+        m, s = _rows.lse_parts(rows)
         with np.errstate(invalid="ignore"):
             out = (m.astype(np.float64) + np.log1p(s)).reshape(lead)
     if keepdims:
@@ -282,14 +178,17 @@ def log_softmax(x, *, axis: int = -1):
     -1.9287498479639178e-22
     """
     arr = as_float_array(x, "x")
+    if arr.ndim == 0:  # a scalar is a row of one, as in PyTorch
+        check_axis(axis, 1)
+        return log_softmax(arr.reshape(1), axis=0).reshape(())
     ax = check_axis(axis, arr.ndim)
     if arr.shape[ax] == 0:
         return arr.copy()
-    rows, lead = _to_rows(arr, ax)
-    m, _, s = _max_and_rest(rows)
+    rows, lead = _rows.as_rows(arr, ax)
+    m, s = _rows.lse_parts(rows)
     with np.errstate(invalid="ignore"):
         out = (rows - m[:, None]) - np.log1p(s).astype(rows.dtype)[:, None]
-    return _from_rows(out, lead, ax, arr.ndim).astype(arr.dtype, copy=False)
+    return _rows.from_rows(out, lead, ax).astype(arr.dtype, copy=False)
 
 
 def softmax(x, *, axis: int = -1):
@@ -316,9 +215,12 @@ def softmax(x, *, axis: int = -1):
 
     Notes
     -----
-    Computed as :math:`e^{x_i - m} / \sum_j e^{x_j - m}` with :math:`m = \max_j x_j`: the result is
-    unchanged (shift invariance) and the largest exponent is 0, so nothing overflows and the
-    denominator is at least 1. A row of all ``-inf`` has no softmax and gives NaN, as in NumPy
+    Computed as :math:`e^{x_i - c} / \sum_j e^{x_j - c}`, the same function for any shift
+    :math:`c` (shift invariance). With :math:`m = \max_j x_j`, :math:`c = m` (the largest
+    exponent is 0: nothing overflows, the denominator is at least 1) except where
+    :math:`0 \le m \le 60` (float32) or :math:`600` (float64): there :math:`c = 0` saves a pass,
+    and the denominator, between 1 and :math:`K e^{60}` (or :math:`K e^{600}`), still neither
+    overflows nor underflows. A row of all ``-inf`` has no softmax and gives NaN, as in NumPy
     and PyTorch.
 
     Examples
@@ -330,20 +232,15 @@ def softmax(x, *, axis: int = -1):
     array([0.5, 0.5])
     """
     arr = as_float_array(x, "x")
+    if arr.ndim == 0:  # a scalar is a row of one, as in PyTorch
+        check_axis(axis, 1)
+        return softmax(arr.reshape(1), axis=0).reshape(())
     ax = check_axis(axis, arr.ndim)
     if arr.shape[ax] == 0:
         return arr.copy()
-    rows, lead = _to_rows(arr, ax)
-    out = np.empty_like(rows)
-    with np.errstate(over="ignore", invalid="ignore"):
-        for lo, hi in _blocks(*rows.shape, rows.itemsize):
-            zb, b = rows[lo:hi], out[lo:hi]
-            m = zb.max(axis=1)
-            shift = np.where(np.isfinite(m), m, rows.dtype.type(0))
-            np.subtract(zb, shift[:, None], out=b)
-            np.exp(b, out=b)
-            b /= b.sum(axis=1, keepdims=True)
-    return _from_rows(out, lead, ax, arr.ndim).astype(arr.dtype, copy=False)
+    rows, lead = _rows.as_rows(arr, ax)
+    out = _rows.softmax_rows(rows)
+    return _rows.from_rows(out, lead, ax).astype(arr.dtype, copy=False)
 
 
 def softplus(x):
