@@ -14,6 +14,7 @@ The functions live in one small module per idea and are all importable from here
 """
 
 from xent import naive
+from xent.contrastive import siglip_loss
 from xent.gradients import (
     binary_cross_entropy_with_logits_grad,
     mse_sigmoid_grad,
@@ -22,6 +23,7 @@ from xent.gradients import (
 )
 from xent.information import cross_entropy, entropy, kl_divergence
 from xent.labels import one_hot, smooth_labels
+from xent.language import softcap, z_loss
 from xent.modern import bits_per_token, info_nce, next_token_cross_entropy, perplexity, policy_gradient_loss
 from xent.losses import (
     binary_cross_entropy,
@@ -31,6 +33,12 @@ from xent.losses import (
     softmax_cross_entropy,
 )
 from xent.numerics import log_sigmoid, log_softmax, logsumexp, sigmoid, softmax, softplus
+from xent.preference import dpo_loss
+from xent.reinforcement import (
+    group_relative_advantages,
+    leave_one_out_advantages,
+    sequence_policy_gradient_loss,
+)
 
 __version__ = "0.1.0"
 
@@ -41,9 +49,12 @@ __all__ = [
     "binary_cross_entropy_with_logits_grad",
     "categorical_cross_entropy",
     "cross_entropy",
+    "dpo_loss",
     "entropy",
+    "group_relative_advantages",
     "info_nce",
     "kl_divergence",
+    "leave_one_out_advantages",
     "log_sigmoid",
     "log_softmax",
     "logsumexp",
@@ -55,10 +66,14 @@ __all__ = [
     "one_hot",
     "perplexity",
     "policy_gradient_loss",
+    "sequence_policy_gradient_loss",
+    "siglip_loss",
     "sigmoid",
     "smooth_labels",
+    "softcap",
     "softmax",
     "softmax_cross_entropy",
     "softmax_cross_entropy_grad",
     "softplus",
+    "z_loss",
 ]

@@ -25,12 +25,31 @@ from xent._validation import (
 )
 from xent.losses import softmax_cross_entropy
 
+# Part III's newer losses live in their own modules (language, preference,
+# reinforcement, contrastive); they are re-exported here so that
+# ``xent.modern`` stays the index of Part III.
+from xent.contrastive import siglip_loss
+from xent.language import softcap, z_loss
+from xent.preference import dpo_loss
+from xent.reinforcement import (
+    group_relative_advantages,
+    leave_one_out_advantages,
+    sequence_policy_gradient_loss,
+)
+
 __all__ = [
     "perplexity",
     "bits_per_token",
     "next_token_cross_entropy",
     "info_nce",
     "policy_gradient_loss",
+    "z_loss",
+    "softcap",
+    "dpo_loss",
+    "group_relative_advantages",
+    "leave_one_out_advantages",
+    "sequence_policy_gradient_loss",
+    "siglip_loss",
 ]
 
 
