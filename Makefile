@@ -1,6 +1,9 @@
 # Two commands do everything on a fresh clone:
 #   make book   build the website into _build/html, every notebook executed
-#   make test   unit, property, oracle and doctests; nbval over every chapter; a -W build
+#   make test   unit, property, oracle and doctests; nbval over every chapter, natively and
+#               under another CPU configuration; every student copy to its end; a -W build
+# and one for learners:
+#   make lab    JupyterLab on your own copies of the exercises (student/)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -11,15 +14,25 @@ JB := $(VENV)/bin/jupyter-book
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
+# What nbval runs: every chapter, or `make test-notebooks NB=book/03_categorical_cross_entropy.ipynb`.
+NB ?= book
+NBVAL := -m pytest --nbval $(NB) --nbval-sanitize-with tests/nbval_sanitize.cfg \
+    --nbval-cell-timeout=300
+# Extra arguments for `make lab`, e.g. LAB_ARGS="--no-browser --port=8899".
+LAB_ARGS ?=
 
-.PHONY: help venv book test test-unit test-notebooks test-build notebooks student benchmarks clean
+.PHONY: help venv book test test-unit test-notebooks test-notebooks-altcpu test-build \
+    notebooks student exercises lab benchmarks clean
 
 help:
+	@echo "make lab         JupyterLab on your copies of the exercises (student/; your edits are kept)"
+	@echo "make student     write your copies of the exercises into student/ (never overwrites your edits)"
 	@echo "make book        build the website into _build/html (notebooks executed)"
 	@echo "make test        the whole test suite (what CI runs)"
 	@echo "make notebooks   re-execute every chapter and store its outputs (authors)"
-	@echo "make student     write student copies of the notebooks into student/"
+	@echo "make exercises   regenerate exercises/, the published student copies (authors)"
 	@echo "make benchmarks  print the accuracy, speed and memory tables"
+	@echo "make venv        create .venv from requirements.txt (the other targets do it when needed)"
 
 venv: $(STAMP)
 
@@ -33,15 +46,22 @@ $(STAMP): requirements.txt pyproject.toml
 book: $(STAMP)
 	$(JB) build . -W --keep-going
 
-test: test-unit test-notebooks test-build
+test: test-unit test-notebooks test-notebooks-altcpu test-build
 
+# tests/ includes test_student.py, which runs every student copy to its end (-n 2 spreads them).
 test-unit: $(STAMP)
 	$(PY) -m pytest tests xent --doctest-modules -n 2 \
 	    --cov=xent --cov-report=term-missing:skip-covered --cov-fail-under=95
 
 test-notebooks: $(STAMP)
-	$(PY) -m pytest --nbval book --nbval-sanitize-with tests/nbval_sanitize.cfg \
-	    --nbval-cell-timeout=300 -n 2 --dist loadfile
+	$(PY) $(NBVAL) -n 2 --dist loadfile
+
+# The same regression under another CPU configuration (tools/altcpu.py: PyTorch's scalar
+# kernels, oneDNN at SSE4.1, MKL's COMPATIBLE path, numpy without its AVX2/AVX-512 code, two
+# threads), checked to take effect first: a stored output that only another machine would
+# print differently fails here. Chapter authors: make test-notebooks-altcpu NB=book/NN_x.ipynb
+test-notebooks-altcpu: $(STAMP)
+	$(PY) tools/altcpu.py $(PY) $(NBVAL) -n 2 --dist loadfile
 
 # The website must build with no warning at all (-W: broken references, bad MyST, citations).
 # nbval above has just executed every chapter in a fresh kernel and checked that the stored
@@ -53,18 +73,31 @@ test-build: $(STAMP)
 	sed -e 's/execute_notebooks: force/execute_notebooks: "off"/' _config.yml > _build/test-config/_config.yml
 	grep -q 'execute_notebooks: "off"' _build/test-config/_config.yml
 	$(JB) build . -W --keep-going --config _build/test-config/_config.yml
-	$(PY) tools/sync_bootstrap.py --check
+	$(PY) tools/sync_notebooks.py --check
+	$(PY) tools/make_student.py --exercises --check
 
 notebooks: $(STAMP)
 	$(PY) tools/execute_notebooks.py $(NB)
 
-student: $(STAMP)
+# Your own copies, from the chapters: needs nothing but Python 3 (no .venv). A copy you have
+# changed is kept as it is (the tool names it); delete or rename it to get a fresh one.
+student:
+	$(PYTHON) tools/make_student.py
+
+# The published student copies (committed; Binder and Colab open them). `make test` fails
+# when they are out of date: run this after changing a chapter.
+exercises:
+	$(PYTHON) tools/make_student.py --exercises
+
+lab: $(STAMP)
 	$(PY) tools/make_student.py
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=student $(LAB_ARGS)
 
 benchmarks: $(STAMP)
 	$(PY) benchmarks/accuracy.py
 	$(PY) benchmarks/speed.py
 	$(PY) benchmarks/llm_loss.py
 
+# Never student/: that is where learners work.
 clean:
-	rm -rf _build student .pytest_cache .coverage htmlcov
+	rm -rf _build .pytest_cache .coverage htmlcov
