@@ -18,7 +18,9 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 NB ?= book
 NBVAL := -m pytest --nbval $(NB) --nbval-sanitize-with tests/nbval_sanitize.cfg \
     --nbval-cell-timeout=300
-# Extra arguments for `make lab`, e.g. LAB_ARGS="--no-browser --port=8899".
+# Where `make student` and `make lab` put your copies, and extra arguments for JupyterLab,
+# e.g. make lab LAB_ARGS="--no-browser --port=8899".
+STUDENT_DIR ?= student
 LAB_ARGS ?=
 
 .PHONY: help venv book test test-unit test-notebooks test-notebooks-altcpu test-build \
@@ -82,16 +84,18 @@ notebooks: $(STAMP)
 # Your own copies, from the chapters: needs nothing but Python 3 (no .venv). A copy you have
 # changed is kept as it is (the tool names it); delete or rename it to get a fresh one.
 student:
-	$(PYTHON) tools/make_student.py
+	$(PYTHON) tools/make_student.py --out $(STUDENT_DIR)
 
 # The published student copies (committed; Binder and Colab open them). `make test` fails
 # when they are out of date: run this after changing a chapter.
 exercises:
 	$(PYTHON) tools/make_student.py --exercises
 
+# The environment if needed (.venv), your copies (new chapters added, your changes kept),
+# then JupyterLab on them, with jupyterlab-myst to render the exercises. Ctrl-C stops it.
 lab: $(STAMP)
-	$(PY) tools/make_student.py
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=student $(LAB_ARGS)
+	$(PY) tools/make_student.py --out $(STUDENT_DIR)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(STUDENT_DIR) $(LAB_ARGS)
 
 benchmarks: $(STAMP)
 	$(PY) benchmarks/accuracy.py

@@ -38,6 +38,7 @@ library or feature that this machine lacks (no MKL on arm64, say) is reported an
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -116,11 +117,7 @@ def check(
     if out.returncode:
         return [f"the probe failed:\n{out.stdout}{out.stderr}"], []
     text = out.stdout
-    facts = dict(
-        line.split("=", 1)
-        for line in text.splitlines()
-        if "=" in line and "," not in line
-    )
+    facts = dict(re.findall(r"^([a-z_]+)=(.*)$", text, flags=re.M))  # probe
     problems, notes = [], []
     if facts.get("numpy_found"):
         problems.append(
