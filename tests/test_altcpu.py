@@ -1,5 +1,6 @@
-"""tools/altcpu.py: the alternative CPU configuration of `make test` takes effect, and the tool
-notices when it does not (a renamed numpy target is ignored silently by numpy, for instance)."""
+"""tools/altcpu.py: the alternative CPU configuration of `make test` takes
+effect, and the tool notices when it does not (numpy ignores a name that is
+not one of its targets, silently, for instance)."""
 
 from __future__ import annotations
 
@@ -54,7 +55,10 @@ def test_an_ineffective_configuration_is_refused():
 
 
 def test_the_command_runs_under_the_configuration():
-    code = "import os, torch; print(os.environ['ATEN_CPU_CAPABILITY'], torch.backends.cpu.get_cpu_capability())"
+    code = (
+        "import os, torch; print(os.environ['ATEN_CPU_CAPABILITY'], "
+        "torch.backends.cpu.get_cpu_capability())"
+    )
     pytest.importorskip("torch")
     out = subprocess.run(
         [

@@ -1,10 +1,13 @@
-"""Tests of the Binder and Colab set-up: what a well-meant edit breaks without anyone noticing.
+"""Tests of the Binder and Colab set-up: what a well-meant edit breaks without
+anyone noticing.
 
-Binder (repo2docker) reads binder/ only: runtime.txt, requirements.txt, postBuild. Colab runs each
-chapter's bootstrap cell, written by tools/sync_notebooks.py from _config.yml, which also writes
-the launch links to the chapter's exercises copy and the notices on the stubs. The bootstrap
-cell is run here for real, in a subprocess, where its install must fail (no network, no index):
-it must stop with a clear message, and do nothing where the course's xent is installed.
+Binder (repo2docker) reads binder/ only: runtime.txt, requirements.txt,
+postBuild. Colab runs each chapter's bootstrap cell, written by
+tools/sync_notebooks.py from _config.yml, which also writes the launch links to
+the chapter's exercises copy and the notices on the stubs. The bootstrap cell
+is run here for real, in a subprocess, where its install must fail (no network,
+no index): it must stop with a clear message, and do nothing where the course's
+xent is installed.
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 BINDER = ROOT / "binder"
 CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
-# What the chapters need at run time, and JupyterLab with jupyterlab-myst to show them; the
-# book's and the tests' tools stay out of Binder.
+# What the chapters need at run time, and JupyterLab with jupyterlab-myst to
+# show them; the book's and the tests' tools stay out of Binder.
 RUNTIME = {
     "torch",
     "numpy",
@@ -69,7 +72,9 @@ def requirement_lines(path: Path) -> list[str]:
 
 
 def pins(path: Path) -> dict:
-    """``{name: version}`` of the ``name==version`` lines (options and ``-e .`` skipped)."""
+    """``{name: version}`` of the ``name==version`` lines (options and ``-e .``
+    skipped).
+    """
     out = {}
     for line in requirement_lines(path):
         if line.startswith("-"):
@@ -81,7 +86,9 @@ def pins(path: Path) -> dict:
 
 
 def git_mode(path: Path) -> str | None:
-    """The mode git records for a tracked file (``100755``), or None if git does not track it."""
+    """The mode git records for a tracked file (``100755``), or None if git
+    does not track it.
+    """
     try:
         out = subprocess.run(
             ["git", "ls-files", "-s", "--", str(path.relative_to(ROOT))],
@@ -190,13 +197,15 @@ def test_the_package_pin_is_a_tag_or_a_commit():
 
 
 def test_the_pin_is_not_ahead_of_the_package():
-    # Otherwise every chapter's bootstrap cell would reinstall xent in a clone (and fail offline).
+    # Otherwise every chapter's bootstrap cell would reinstall xent in a clone
+    # (and fail offline).
     import xent
 
     found = tuple(int(n) for n in re.findall(r"\d+", xent.__version__)[:3])
     course = course_tools.Course()
     assert course.package_version <= found, (
-        f"repository.package_ref {course.package_ref} is ahead of xent {xent.__version__}"
+        f"repository.package_ref {course.package_ref} is ahead of xent "
+        f"{xent.__version__}"
     )
 
 
@@ -258,12 +267,12 @@ def test_the_links_are_built_from_the_config():
     )
     text = sync.links_source(course, "03_x.ipynb")
     assert (
-        "(https://mybinder.org/v2/gh/me/fork/spring?urlpath=lab/tree/exercises/03_x.ipynb)"
-        in text
+        "(https://mybinder.org/v2/gh/me/fork/spring"
+        "?urlpath=lab/tree/exercises/03_x.ipynb)" in text
     )
     assert (
-        "(https://colab.research.google.com/github/me/fork/blob/spring/exercises/03_x.ipynb)"
-        in text
+        "(https://colab.research.google.com/github/me/fork/blob/spring/"
+        "exercises/03_x.ipynb)" in text
     )
     source = sync.bootstrap_source(course)
     assert 'XENT_REF, XENT_NEEDS = "v1.2.3", (1, 2, 3)' in source
@@ -286,11 +295,14 @@ def test_the_check_notices_a_missing_cell(tmp_path, capsys):
     assert sync.main(["--check"], root=tmp_path) == 0
 
 
-# --- the bootstrap cell, run for real ----------------------------------------------------------
+# --- the bootstrap cell, run for real
+# ----------------------------------------------------------
 
 
 def run_bootstrap(tmp_path, *, ref=None, python_args=(), pythonpath=None):
-    """Run the bootstrap cell's code as a script; pip may only fail, and only into tmp_path."""
+    """Run the bootstrap cell's code as a script; pip may only fail, and only
+    into tmp_path.
+    """
     course = course_tools.Course()
     if ref is not None:
         course.package_ref = ref

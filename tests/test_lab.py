@@ -1,9 +1,10 @@
-"""`make lab`: the learner's one command. It makes the copies and opens JupyterLab on them, with
-jupyterlab-myst enabled (so that {exercise} and {prf:...} render, not as raw code).
+"""`make lab`: the learner's one command. It makes the copies and opens
+JupyterLab on them, with jupyterlab-myst enabled (so that {exercise} and
+{prf:...} render, not as raw code).
 
-The real command is started (in the environment running these tests, which `make lab` would
-have created), with the copies in a temporary folder, and must serve JupyterLab within a
-minute; then it is stopped.
+The real command is started (in the environment running these tests, which
+`make lab` would have created), with the copies in a temporary folder, and must
+serve JupyterLab within a minute; then it is stopped.
 """
 
 from __future__ import annotations
@@ -79,7 +80,10 @@ def free_port() -> int:
 def test_make_lab_serves_jupyterlab_on_the_copies(tmp_path):
     port = free_port()
     folder = tmp_path / "student"
-    args = f"--no-browser --port={port} --ServerApp.ip=127.0.0.1 --IdentityProvider.token=xent-test"
+    args = (
+        f"--no-browser --port={port} --ServerApp.ip=127.0.0.1 "
+        "--IdentityProvider.token=xent-test"
+    )
     if (
         os.geteuid() == 0
     ):  # CI runs as root, which JupyterLab refuses unless told
@@ -119,7 +123,8 @@ def test_make_lab_serves_jupyterlab_on_the_copies(tmp_path):
         if status != 200:
             stop(proc)
             pytest.fail(
-                f"JupyterLab did not answer on port {port}:\n{proc.stdout.read()[-3000:]}"
+                f"JupyterLab did not answer on port {port}:\n"
+                f"{proc.stdout.read()[-3000:]}"
             )
         assert "JupyterLab" in page
         with urllib.request.urlopen(
@@ -136,7 +141,7 @@ def test_make_lab_serves_jupyterlab_on_the_copies(tmp_path):
 
 
 def stop(proc: subprocess.Popen) -> None:
-    """End make and JupyterLab (their own process group, started by the test)."""
+    """End make and JupyterLab (their own process group, the test's)."""
     try:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)

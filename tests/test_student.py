@@ -1,12 +1,15 @@
-"""Tests of tools/make_student.py: student copies keep the exercises and lose every solution.
+"""Tests of tools/make_student.py: student copies keep the exercises and lose
+every solution.
 
-A small synthetic chapter, written here by the conventions of CONTRIBUTING.md, is turned into a
-student copy and executed top to bottom in a fresh kernel: the check cells run against the stubs
-and report "not implemented yet" without raising. A learner's changed copy survives making the
-copies again. Every real chapter of book/ is turned into a student copy, checked for leftovers
-of its solutions, and executed to its END in a fresh kernel from exercises/ (where Binder opens
-it), with the stubs untouched: any error output fails, and every failing cell is listed.
-``XENT_STUDENT_EXECUTE=0`` skips that execution for a quick local run.
+A small synthetic chapter, written here by the conventions of CONTRIBUTING.md,
+is turned into a student copy and executed top to bottom in a fresh kernel: the
+check cells run against the stubs and report "not implemented yet" without
+raising. A learner's changed copy survives making the copies again. Every real
+chapter of book/ is turned into a student copy, checked for leftovers of its
+solutions, and executed to its END in a fresh kernel from exercises/ (where
+Binder opens it), with the stubs untouched: any error output fails, and every
+failing cell is listed. ``XENT_STUDENT_EXECUTE=0`` skips that execution for a
+quick local run.
 """
 
 from __future__ import annotations
@@ -40,8 +43,9 @@ make_student = load_tool("make_student")
 sync_notebooks = load_tool("sync_notebooks")
 course_tools = load_tool("_course")
 COURSE = course_tools.Course()
-# The synthetic chapter pins the xent of this clone, so that its bootstrap cell does nothing
-# whatever repository.package_ref says (tests/test_binder.py tests the cell itself).
+# The synthetic chapter pins the xent of this clone, so that its bootstrap cell
+# does nothing whatever repository.package_ref says (tests/test_binder.py tests
+# the cell itself).
 LOCAL = course_tools.Course()
 LOCAL.package_ref = "v" + importlib.import_module("xent").__version__
 
@@ -64,7 +68,8 @@ def code(source, tags=()):
 def solution_block(label, explanation, source):
     return [
         md(
-            f"```{{solution-start}} {label}\n:class: dropdown\n```\n{explanation}",
+            f"```{{solution-start}} {label}\n:class: dropdown\n```\n"
+            f"{explanation}",
             ["solution"],
         ),
         code(source, ["solution"]),
@@ -80,12 +85,15 @@ SOFTMAX_SOLUTION = (
 LOGSUMEXP_SOLUTION = (
     "def my_logsumexp(z):\n"
     "    m = z.max(axis=-1, keepdims=True)\n"
-    "    return (m + np.log(np.exp(z - m).sum(axis=-1, keepdims=True)))[..., 0]"
+    "    s = np.exp(z - m).sum(axis=-1, keepdims=True)\n"
+    "    return (m + np.log(s))[..., 0]"
 )
 
 
 def synthetic_chapter() -> nbformat.NotebookNode:
-    """A chapter as the authors write it, before tools/sync_notebooks.py has run."""
+    """A chapter as the authors write it, before tools/sync_notebooks.py has
+    run.
+    """
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {
         "name": "python3",
@@ -95,11 +103,13 @@ def synthetic_chapter() -> nbformat.NotebookNode:
     nb.cells = [
         md("# A synthetic chapter\n\nFor the tests of the student copies."),
         code(
-            "import numpy as np\nimport xent\n\nnp.set_printoptions(precision=4, suppress=True)"
+            "import numpy as np\nimport xent\n\n"
+            "np.set_printoptions(precision=4, suppress=True)"
         ),
         code("print(xent.softmax(np.array([0.0, 0.0])))"),
         md(
-            "## Exercises\n\n```{exercise} Reading\n:label: ch99-reading\n\nWhat is softmax([0, 0])?\n```"
+            "## Exercises\n\n```{exercise} Reading\n:label: ch99-reading\n\n"
+            "What is softmax([0, 0])?\n```"
         ),
         *solution_block(
             "ch99-reading",
@@ -107,7 +117,8 @@ def synthetic_chapter() -> nbformat.NotebookNode:
             "reading_answer = xent.softmax([0.0, 0.0])\nprint(reading_answer)",
         ),
         md(
-            "```{exercise} Softmax\n:label: ch99-softmax\n\nWrite `my_softmax(z)`.\n```"
+            "```{exercise} Softmax\n:label: ch99-softmax\n\n"
+            "Write `my_softmax(z)`.\n```"
         ),
         code(
             "def my_softmax(z):\n    ...  # your code here",
@@ -120,15 +131,18 @@ def synthetic_chapter() -> nbformat.NotebookNode:
             "from xent.check import check_softmax\ncheck_softmax(my_softmax)"
         ),
         md(
-            "```{exercise} Log-sum-exp\n:label: ch99-lse\n\nWrite `my_logsumexp(z)`.\n```"
+            "```{exercise} Log-sum-exp\n:label: ch99-lse\n\n"
+            "Write `my_logsumexp(z)`.\n```"
         ),
         code(
-            "def my_logsumexp(z):\n    raise NotImplementedError  # your code here",
+            "def my_logsumexp(z):\n"
+            "    raise NotImplementedError  # your code here",
             ["starter", "remove-cell"],
         ),
         *solution_block("ch99-lse", "The same shift.", LOGSUMEXP_SOLUTION),
         code(
-            "from xent.check import check_logsumexp\ncheck_logsumexp(my_logsumexp)"
+            "from xent.check import check_logsumexp\n"
+            "check_logsumexp(my_logsumexp)"
         ),
     ]
     nb.cells[2].outputs = [
@@ -163,7 +177,8 @@ def assert_no_solution_left(
         assert not any(source in c.source for c in student.cells), (
             f"solution left: {source[:60]!r}"
         )
-    # the attribution first, then everything else, in order, without outputs, notices or links
+    # the attribution first, then everything else, in order, without outputs,
+    # notices or links
     assert (
         student.cells[0].id == "attribution"
         and "CC BY 4.0" in student.cells[0].source
@@ -199,7 +214,9 @@ def execute(
 
 
 def errors(nb: nbformat.NotebookNode) -> list[str]:
-    """One line per error output: the cell's index (after the attribution) and the exception."""
+    """One line per error output: the cell's index (after the attribution) and
+    the exception.
+    """
     found = []
     for index, cell in enumerate(nb.cells):
         for out in cell.get("outputs", []):
@@ -210,7 +227,8 @@ def errors(nb: nbformat.NotebookNode) -> list[str]:
                     else ""
                 )
                 found.append(
-                    f"cell {index} ({first[:50]!r}): {out.ename}: {out.evalue[:200]}"
+                    f"cell {index} ({first[:50]!r}): "
+                    f"{out.ename}: {out.evalue[:200]}"
                 )
     return found
 
@@ -310,11 +328,13 @@ def test_synthetic_student_copy_runs_and_checks_report_not_implemented(
     assert errors(student) == []
     checks = [c for c in student.cells if "xent.check import" in c.source]
     assert text_outputs(checks[0]) == (
-        "✗ check_softmax: not implemented yet (my_softmax returned None; if you did write it, "
+        "✗ check_softmax: not implemented yet (my_softmax returned None; "
+        "if you did write it, "
         "check for a missing `return`)"
     )
     assert text_outputs(checks[1]).startswith(
-        "✗ check_logsumexp: not implemented yet (my_logsumexp raised NotImplementedError)"
+        "✗ check_logsumexp: not implemented yet "
+        "(my_logsumexp raised NotImplementedError)"
     )
     for cell in student.cells:
         if cell.cell_type == "code":
@@ -384,10 +404,11 @@ def test_a_learners_changed_copy_is_never_overwritten(
     assert (
         make_student.main(["--out", str(out), str(synthetic), str(other)]) == 0
     )
-    mine = "def my_softmax(z):\n    return np.exp(z) / np.exp(z).sum()  # my attempt"
+    mine = "def my_softmax(z):\n    return np.exp(z) / np.exp(z).sum()  # mine"
     edit_stub(out / synthetic.name, mine)
     edited = (out / synthetic.name).read_bytes()
-    # the chapter changes (say, after git pull): the untouched copy follows, the edited one stays
+    # the chapter changes (say, after git pull): the untouched copy follows,
+    # the edited one stays
     for chapter in (synthetic, other):
         nb = nbformat.read(chapter, as_version=4)
         nb.cells[0].source += "\n\nA new sentence."
@@ -416,8 +437,8 @@ def test_a_learners_changed_copy_is_never_overwritten(
 def test_a_copy_without_a_record_is_kept_if_it_differs(
     synthetic, tmp_path, capsys
 ):
-    # student/ made by an older make_student.py, which kept no record: a copy that differs from
-    # the fresh one is taken for the learner's work
+    # student/ made by an older make_student.py, which kept no record: a copy
+    # that differs from the fresh one is taken for the learner's work
     out = tmp_path / "student"
     out.mkdir()
     (out / synthetic.name).write_text('{"learner": "work"}')
@@ -499,11 +520,13 @@ def test_real_chapter_student_copy_runs_to_its_end(chapter, tmp_path):
     assert_no_solution_left(book, student)
     if os.environ.get("XENT_STUDENT_EXECUTE", "1") == "0":
         return
-    # Run from exercises/, where Binder opens the copy (and student/ is at the same depth).
+    # Run from exercises/, where Binder opens the copy (and student/ is at the
+    # same depth).
     executed = execute(student, ROOT / "exercises", timeout=300)
     failed = errors(executed)
     assert not failed, (
-        f"{chapter.name}: the student copy (stubs untouched) fails; call the xent.check checker "
+        f"{chapter.name}: the student copy (stubs untouched) fails; call "
+        "the xent.check checker "
         "first and guard hand-written checks against None:\n"
         + "\n".join(failed)
     )

@@ -1,8 +1,9 @@
-"""What the course's tools share: _config.yml read with the standard library, notebooks read and
-written as nbformat does, and the generated texts (tags, the stub notice, the launch links).
+"""What the course's tools share: _config.yml read with the standard library,
+notebooks read and written as nbformat does, and the generated texts (tags, the
+stub notice, the launch links).
 
-Standard library only, so that ``python3 tools/make_student.py`` runs without the course's
-virtual environment.
+Standard library only, so that ``python3 tools/make_student.py`` runs without
+the course's virtual environment.
 """
 
 from __future__ import annotations
@@ -22,19 +23,21 @@ WEBSITE_ONLY_TAG = "remove-cell"
 BOOTSTRAP_TAG = "bootstrap"
 LINKS_TAG = "exercise-links"
 
-# The lines tools/sync_notebooks.py puts at the top of every stub in the book (solved) notebooks,
-# and tools/make_student.py takes out of the student copies: every line starts with the prefix.
+# The lines tools/sync_notebooks.py puts at the top of every stub in the book
+# (solved) notebooks, and tools/make_student.py takes out of the student
+# copies: every line starts with the prefix.
 NOTICE_PREFIX = "# [solved copy] "
 NOTICE = (
     f"{NOTICE_PREFIX}Run All replaces this function with the worked solution\n"
     f"{NOTICE_PREFIX}below; do the exercise in your own copy (links above).\n"
 )
 
-# A directive that opens an exercise, with backticks or colons (```{exercise} / :::{exercise}).
+# A directive that opens an exercise, with backticks or colons (```{exercise} /
+# :::{exercise}).
 EXERCISE_RE = re.compile(r"^(`{3,}|:{3,})\{exercise\}", re.M)
 
 
-# --- _config.yml ------------------------------------------------------------------------------
+# --- _config.yml ---
 
 
 def _scalar(text: str) -> str:
@@ -46,11 +49,11 @@ def _scalar(text: str) -> str:
 
 
 def read_config(path: Path = CONFIG) -> dict:
-    """Top-level scalars and one level of mappings of a Jupyter Book ``_config.yml``.
+    """Top-level scalars and one level of mappings of a ``_config.yml``.
 
-    Enough for the keys the tools read (``title``, ``author``, ``copyright``, ``repository.*``,
-    ``launch_buttons.*``); lists and deeper levels are skipped. tests/test_exercises.py checks
-    it against PyYAML.
+    Enough for the keys the tools read (``title``, ``author``, ``copyright``,
+    ``repository.*``, ``launch_buttons.*``); lists and deeper levels are
+    skipped. tests/test_binder.py checks it against PyYAML.
     """
     config: dict = {}
     block = None
@@ -74,7 +77,9 @@ def read_config(path: Path = CONFIG) -> dict:
 
 
 class Course:
-    """The facts of _config.yml the tools need: where the repository is, which ref is pinned."""
+    """The facts of _config.yml the tools need: where the repository is, which
+    ref is pinned.
+    """
 
     def __init__(self, config: dict | None = None):
         config = read_config() if config is None else config
@@ -86,14 +91,16 @@ class Course:
         self.url = repo.get("url", "").rstrip("/")
         if not re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", self.url):
             raise SystemExit(
-                f"_config.yml: repository.url {self.url!r} is not a GitHub repository"
+                f"_config.yml: repository.url {self.url!r} is not a GitHub "
+                "repository"
             )
         self.slug = self.url.removeprefix("https://github.com/")
         self.branch = repo.get("branch", "main")
         self.package_ref = repo.get("package_ref", "")
         if not self.package_ref:
             raise SystemExit(
-                "_config.yml: no repository.package_ref (the tag the Colab cell installs)"
+                "_config.yml: no repository.package_ref (the tag the Colab "
+                "cell installs)"
             )
         self.binderhub = launch.get(
             "binderhub_url", "https://mybinder.org"
@@ -104,8 +111,11 @@ class Course:
 
     @property
     def package_version(self) -> tuple[int, ...]:
-        """The least version of xent the pinned ref stands for: (0, 2, 0) for tag v0.2.0, () for a
-        commit (then only the package's identity is checked)."""
+        """The least version of xent the pinned ref stands for.
+
+        (0, 2, 0) for tag v0.2.0; () for a commit or another tag (then only
+        the package's identity is checked).
+        """
         match = re.fullmatch(r"v?(\d+(?:\.\d+)*)", self.package_ref)
         return (
             tuple(int(part) for part in match.group(1).split("."))
@@ -117,13 +127,14 @@ class Course:
         return f"{self.url}/blob/{self.branch}/{path}"
 
     def binder(self, path: str) -> str:
-        return f"{self.binderhub}/v2/gh/{self.slug}/{self.branch}?urlpath=lab/tree/{path}"
+        ref = f"{self.slug}/{self.branch}"
+        return f"{self.binderhub}/v2/gh/{ref}?urlpath=lab/tree/{path}"
 
     def colab_link(self, path: str) -> str:
         return f"{self.colab}/github/{self.slug}/blob/{self.branch}/{path}"
 
 
-# --- notebooks, as nbformat reads and writes them ----------------------------------------------
+# --- notebooks, as nbformat reads and writes them ---
 
 
 def read_notebook(path: Path) -> dict:
@@ -147,7 +158,9 @@ def tags(cell: dict) -> list:
 
 
 def dumps_notebook(nb: dict) -> str:
-    """The text ``nbformat.write`` would write (v4: split lines, sorted keys, indent 1)."""
+    """The text ``nbformat.write`` would write (v4: split lines, sorted keys,
+    indent 1).
+    """
     nb = copy.deepcopy(nb)
     for key in ("orig_nbformat", "orig_nbformat_minor", "signature"):
         nb.get("metadata", {}).pop(key, None)

@@ -1,38 +1,45 @@
-"""Run a command under the ALTERNATIVE CPU configuration, after checking it took effect.
+"""Run a command under the ALTERNATIVE CPU configuration, checked first.
 
     python tools/altcpu.py python -m pytest --nbval book/03_*.ipynb ...
     python tools/altcpu.py --print    # the environment, one shell line
     python tools/altcpu.py --check    # only check that every variable works
 
-The notebooks' stored outputs must reproduce on the learners' machines, which have other CPUs
-than the author's. nbval compares text exactly, so `make test` runs it twice: natively (one
-thread) and under this configuration, which sends every numerical library down another code
-path on the same machine:
+The notebooks' stored outputs must reproduce on the learners' machines, which
+have other CPUs than the author's. nbval compares text exactly, so `make test`
+runs it twice: natively (one thread) and under this configuration, which sends
+every numerical library down another code path on the same machine:
 
-- PyTorch: ``ATEN_CPU_CAPABILITY=default`` (the scalar kernels, not AVX-512/AVX2);
+- PyTorch: ``ATEN_CPU_CAPABILITY=default`` (the scalar kernels, not
+  AVX-512/AVX2);
 - oneDNN (PyTorch's convolutions): ``ONEDNN_MAX_CPU_ISA=SSE41``;
-- MKL (PyTorch's matrix products): ``MKL_CBWR=COMPATIBLE`` (the conditional-numerical-
-  reproducibility path, whose results differ from the native ones) and
-  ``MKL_ENABLE_INSTRUCTIONS=SSE4_2`` (no observable effect on the project's AMD processors,
-  where MKL takes its generic path anyway; it caps MKL on Intel ones);
-- numpy: ``NPY_DISABLE_CPU_FEATURES`` lists every target numpy dispatches to above its baseline
-  (numpy 2.4 on x86-64: ``X86_V3 X86_V4 AVX512_ICL AVX512_SPR``), so that numpy runs its
-  baseline 128-bit code, as on a machine without AVX (and like arm64's 128-bit NEON). numpy
-  ignores, with a hidden ImportWarning, any name that is not such a target (``AVX512F``,
-  ``AVX512_SKX``, ...), so the list is read from the installed numpy, not typed;
-- threads: 2 instead of 1 (``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``; OpenBLAS, numpy's BLAS,
-  follows ``OMP_NUM_THREADS``), which changes how OpenBLAS and PyTorch split their sums.
+- MKL (PyTorch's matrix products): ``MKL_CBWR=COMPATIBLE`` (the
+  conditional-numerical-reproducibility path, whose results differ from the
+  native ones) and ``MKL_ENABLE_INSTRUCTIONS=SSE4_2`` (no observable effect on
+  the project's AMD processors, where MKL takes its generic path anyway; it
+  caps MKL on Intel ones);
+- numpy: ``NPY_DISABLE_CPU_FEATURES`` lists every target numpy dispatches to
+  above its baseline (numpy 2.4 on x86-64: ``X86_V3 X86_V4 AVX512_ICL
+  AVX512_SPR``), so that numpy runs its baseline 128-bit code, as on a machine
+  without AVX (and like arm64's 128-bit NEON). numpy ignores, with a hidden
+  ImportWarning, any name that is not such a target (``AVX512F``,
+  ``AVX512_SKX``, ...), so the list is read from the installed numpy, not
+  typed;
+- threads: 2 instead of 1 (``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``; OpenBLAS,
+  numpy's BLAS, follows ``OMP_NUM_THREADS``), which changes how OpenBLAS and
+  PyTorch split their sums.
 
-``OPENBLAS_CORETYPE`` is left as the machine has it: where it is set (Haswell on the
-project's machines), it is set because other kernels of older OpenBLAS builds compute wrong
-results or crash on that processor, and the project's rule is to change it neither in tests
-nor in CI. The thread count above is what changes OpenBLAS's results here.
+``OPENBLAS_CORETYPE`` is left as the machine has it: where it is set (Haswell
+on the project's machines), it is set because other kernels of older OpenBLAS
+builds compute wrong results or crash on that processor, and the project's rule
+is to change it neither in tests nor in CI. The thread count above is what
+changes OpenBLAS's results here.
 
-Before running the command, a fresh interpreter under the configuration checks that each
-variable took effect (PyTorch's capability is DEFAULT; two threads in PyTorch and OpenBLAS;
-numpy dispatches to none of its targets; oneDNN's verbose mode reports SSE4.1; MKL's
-reports ``CNR:COMPATIBLE``); if one did not, nothing runs and the exit status is 2. A
-library or feature that this machine lacks (no MKL on arm64, say) is reported and skipped.
+Before running the command, a fresh interpreter under the configuration checks
+that each variable took effect (PyTorch's capability is DEFAULT; two threads in
+PyTorch and OpenBLAS; numpy dispatches to none of its targets; oneDNN's verbose
+mode reports SSE4.1; MKL's reports ``CNR:COMPATIBLE``); if one did not, nothing
+runs and the exit status is 2. A library or feature that this machine lacks (no
+MKL on arm64, say) is reported and skipped.
 """
 
 from __future__ import annotations
@@ -53,13 +60,14 @@ FIXED = {
     "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",
 }
 
-# Runs in a fresh interpreter under the configuration; prints KEY=VALUE lines (and whatever
-# oneDNN and MKL print in verbose mode, on the same stdout).
+# Runs in a fresh interpreter under the configuration; prints KEY=VALUE lines
+# (and whatever oneDNN and MKL print in verbose mode, on the same stdout).
 PROBE = r"""
 import io, contextlib
 import numpy as np
 from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
-print("numpy_found=" + ",".join(t for t in __cpu_dispatch__ if __cpu_features__.get(t)))
+found = [t for t in __cpu_dispatch__ if __cpu_features__.get(t)]
+print("numpy_found=" + ",".join(found))
 try:
     import torch
 except ImportError:
@@ -92,7 +100,10 @@ else:
 
 def numpy_targets(python: str = sys.executable) -> list[str]:
     """The CPU targets the installed numpy dispatches to above its baseline."""
-    code = "from numpy._core._multiarray_umath import __cpu_dispatch__ as d; print(*d)"
+    code = (
+        "from numpy._core._multiarray_umath import __cpu_dispatch__ as d; "
+        "print(*d)"
+    )
     out = subprocess.run(
         [python, "-c", code], capture_output=True, text=True, check=True
     )
@@ -100,7 +111,9 @@ def numpy_targets(python: str = sys.executable) -> list[str]:
 
 
 def environment(python: str = sys.executable) -> dict[str, str]:
-    """The variables of the alternative configuration (numpy's list read from numpy)."""
+    """The variables of the alternative configuration (numpy's list read from
+    numpy).
+    """
     env = dict(FIXED)
     env["NPY_DISABLE_CPU_FEATURES"] = " ".join(numpy_targets(python))
     return env
@@ -109,7 +122,10 @@ def environment(python: str = sys.executable) -> dict[str, str]:
 def check(
     env: dict[str, str], python: str = sys.executable
 ) -> tuple[list[str], list[str]]:
-    """Run the probe under ``env``: ``(problems, notes)``; no problem: every variable worked."""
+    """Run the probe under ``env``: ``(problems, notes)``.
+
+    No problem: every variable took effect.
+    """
     full = {**os.environ, **env, "MKL_VERBOSE": "1"}
     out = subprocess.run(
         [python, "-c", PROBE], capture_output=True, text=True, env=full
@@ -129,12 +145,14 @@ def check(
     if facts.get("torch") != "absent":
         if facts.get("torch_capability") != "DEFAULT":
             problems.append(
-                f"PyTorch's CPU capability is {facts.get('torch_capability')}, not DEFAULT "
+                "PyTorch's CPU capability is "
+                f"{facts.get('torch_capability')}, not DEFAULT "
                 "(ATEN_CPU_CAPABILITY=default ignored)"
             )
         if facts.get("torch_threads") != THREADS:
             problems.append(
-                f"PyTorch uses {facts.get('torch_threads')} threads, not {THREADS}"
+                f"PyTorch uses {facts.get('torch_threads')} threads, "
+                f"not {THREADS}"
             )
         if facts.get("torch_mkldnn") == "1":
             isa = [
@@ -142,7 +160,8 @@ def check(
             ]
             if not isa or "SSE4.1" not in isa[0]:
                 problems.append(
-                    f"oneDNN runs {isa[0] if isa else 'no reported ISA'}, not SSE4.1"
+                    f"oneDNN runs {isa[0] if isa else 'no reported ISA'}, "
+                    "not SSE4.1"
                 )
         else:
             notes.append("no oneDNN")

@@ -1,10 +1,11 @@
-"""Re-execute chapters and store their outputs in place (authors never hand-edit outputs).
+"""Re-execute chapters and store their outputs in place (never hand-edited).
 
-    python tools/execute_notebooks.py                 # every chapter in book/ (or: book)
+    python tools/execute_notebooks.py                 # every chapter in book/
     python tools/execute_notebooks.py book/01_*.ipynb # some
 
-Runs each notebook top to bottom in a fresh kernel with one thread (as `make test` does), stores
-the outputs, drops volatile metadata, and prints the wall time of each notebook.
+Runs each notebook top to bottom in a fresh kernel with one thread (as `make
+test` does), stores the outputs, drops volatile metadata, and prints the wall
+time of each notebook. A folder argument stands for its notebooks.
 """
 
 from __future__ import annotations

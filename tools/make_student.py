@@ -1,36 +1,42 @@
-"""Write student copies of the chapters: the worked solutions removed, every output cleared.
+"""Write student copies of the chapters: the worked solutions removed, every
+output cleared.
 
-    python3 tools/make_student.py                      # your copies: book/*.ipynb into student/
+    python3 tools/make_student.py              # book/*.ipynb into student/
     python3 tools/make_student.py --out DIR book/05_*.ipynb
-    python3 tools/make_student.py --exercises          # regenerate exercises/ (authors)
-    python3 tools/make_student.py --exercises --check  # exit 1 if exercises/ is out of date
+    python3 tools/make_student.py --exercises  # regenerate exercises/
+    python3 tools/make_student.py --exercises --check  # exit 1 if stale
 
-Standard library only: it runs with any Python 3.10+, without the course's environment.
+Standard library only: it runs with any Python 3.10+, without the course's
+environment.
 
 A student copy is the chapter without the cells tagged ``solution`` (the gated
-``{solution-start}`` ... ``{solution-end}`` block of every exercise, see CONTRIBUTING.md) and
-without the launch-links cell (tagged ``exercise-links``), which points at the copy itself. The
-cells tagged ``starter`` (the stubs ``def my_softmax(z): ...``) stay, without their
-``remove-cell`` tag, which only hides them on the website, and without the "[solved copy]"
-notice that tools/sync_notebooks.py puts at their top in the book; the untagged check cells
-(``check_softmax(my_softmax)``) stay too, so that learners get the automatic feedback of
-``xent.check``. All outputs and execution counts are cleared: the learner runs the notebook.
-A first markdown cell names the course, its authors and licenses (CC BY 4.0 for the text, MIT
-for the code), links to the original chapter and says what was changed, as CC BY requires of
-a copy handed out.
+``{solution-start}`` ... ``{solution-end}`` block of every exercise, see
+CONTRIBUTING.md) and without the launch-links cell (tagged ``exercise-links``),
+which points at the copy itself. The cells tagged ``starter`` (the stubs ``def
+my_softmax(z): ...``) stay, without their ``remove-cell`` tag, which only hides
+them on the website, and without the "[solved copy]" notice that
+tools/sync_notebooks.py puts at their top in the book; the untagged check cells
+(``check_softmax(my_softmax)``) stay too, so that learners get the automatic
+feedback of ``xent.check``. All outputs and execution counts are cleared: the
+learner runs the notebook. A first markdown cell names the course, its authors
+and licenses (CC BY 4.0 for the text, MIT for the code), links to the original
+chapter and says what was changed, as CC BY requires of a copy handed out.
 
 Two kinds of folder:
 
-- ``exercises/`` is generated and committed: Binder and Colab open these copies (the launch
-  links in every chapter), and ``make test`` fails when they are out of date (``--check``).
-  ``--exercises`` rewrites it and deletes copies whose chapter is gone.
-- ``student/`` (and any ``--out DIR``) is where a learner works. A copy there is never
-  overwritten once it has been changed: the tool records what it wrote in ``DIR/.make_student.json``
-  and keeps every copy that differs from it (or, with no record, from the new copy), and names
-  them. Delete or rename such a copy to get a fresh one.
+- ``exercises/`` is generated and committed: Binder and Colab open these copies
+  (the launch links in every chapter), and ``make test`` fails when they are
+  out of date (``--check``). ``--exercises`` rewrites it and deletes copies
+  whose chapter is gone.
+- ``student/`` (and any ``--out DIR``) is where a learner works. A copy there
+  is never overwritten once it has been changed: the tool records what it wrote
+  in ``DIR/.make_student.json`` and keeps every copy that differs from it (or,
+  with no record, from the new copy), and names them. Delete or rename such a
+  copy to get a fresh one.
 
-The copy is refused (exit status 1, nothing written for that chapter) if any solution text
-survives the removal, which happens when a cell of a solution block lacks the ``solution`` tag.
+The copy is refused (exit status 1, nothing written for that chapter) if any
+solution text survives the removal, which happens when a cell of a solution
+block lacks the ``solution`` tag.
 """
 
 from __future__ import annotations
@@ -43,8 +49,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _course  # noqa: E402
-from _course import (  # noqa: E402
+import _course
+from _course import (
     LINKS_TAG,
     NOTICE_PREFIX,
     SOLUTION_TAG,
@@ -60,27 +66,34 @@ from _course import (  # noqa: E402
 ROOT = _course.ROOT
 EXERCISES = ROOT / "exercises"
 RECORD = ".make_student.json"
-# Text that only a solution contains: the gated directives (and the ungated ``{solution}``).
+# Text that only a solution contains: the gated directives (and the ungated
+# ``{solution}``).
 SOLUTION_MARKERS = ("{solution-start}", "{solution-end}", "{solution}")
 ATTRIBUTION_ID = "attribution"
 
 
 class SolutionLeft(ValueError):
-    """Solution text survived in a student copy: some cell of a solution block is not tagged."""
+    """Solution text survived in a student copy: some cell of a solution block
+    is not tagged.
+    """
 
 
 def attribution(course: Course, name: str, title: str) -> str:
     chapter = f"the chapter “{title}”" if title else "a chapter"
     return (
-        f"**Your copy of {chapter}**, from the course [{course.title}]({course.url}) by "
+        f"**Your copy of {chapter}**, from the course "
+        f"[{course.title}]({course.url}) by "
         f"{course.author} (© {course.copyright}): the chapter "
-        f"[`book/{name}`]({course.blob('book/' + name)}) with its worked solutions removed and "
+        f"[`book/{name}`]({course.blob('book/' + name)}) with its worked "
+        "solutions removed and "
         "its outputs cleared. Its text and figures are licensed under "
-        "[CC BY 4.0](https://creativecommons.org/licenses/by/4.0/), its code under the "
-        f"[MIT license]({course.blob('LICENSE')}); both come without warranty.\n"
+        "[CC BY 4.0](https://creativecommons.org/licenses/by/4.0/), its code "
+        f"under the [MIT license]({course.blob('LICENSE')}); both come "
+        "without warranty.\n"
         "\n"
-        "Run the cells from the top (the first one installs the course's package `xent` where "
-        "it is missing). Write your code where a cell says `# your code here`, then run the "
+        "Run the cells from the top (the first one installs the course's "
+        "package `xent` where it is missing). Write your code where a cell "
+        "says `# your code here`, then run the "
         "check cell under it: it tells you what to fix."
     )
 
@@ -102,21 +115,23 @@ def student_copy(
     nb : dict
         A chapter (nbformat 4, as json.load or nbformat.read gives it).
     name : str
-        Its file name, for the attribution cell's link (default: the attribution names no file).
+        Its file name, for the attribution cell's link.
     course : Course, optional
         The facts of _config.yml (default: read them).
 
     Returns
     -------
     dict
-        The chapter without the cells tagged ``solution`` or ``exercise-links``, with no outputs,
-        with the ``remove-cell`` tag and the "[solved copy]" notice taken off the ``starter``
+        The chapter without the cells tagged ``solution`` or
+        ``exercise-links``, with no outputs, with the ``remove-cell`` tag and
+        the "[solved copy]" notice taken off the ``starter``
         cells, and an attribution cell first.
 
     Raises
     ------
     SolutionLeft
-        If a remaining cell still contains ``{solution-start}``, ``{solution-end}`` or
+        If a remaining cell still contains ``{solution-start}``,
+        ``{solution-end}`` or
         ``{solution}``.
     """
     course = course or Course()
@@ -140,7 +155,8 @@ def student_copy(
         leftover = [m for m in SOLUTION_MARKERS if m in source(cell)]
         if leftover:
             raise SolutionLeft(
-                f"cell {len(cells) + 1} ({cell['cell_type']}) still contains {leftover[0]}: tag "
+                f"cell {len(cells) + 1} ({cell['cell_type']}) still "
+                f"contains {leftover[0]}: tag "
                 f"every cell of the solution block with {SOLUTION_TAG!r}"
             )
         cells.append(cell)
@@ -184,17 +200,20 @@ def fresh_copies(paths, course: Course | None = None) -> dict[str, str]:
 
 
 def write_student_copies(paths, out_dir: Path, course: Course | None = None):
-    """Write ``out_dir/<name>.ipynb`` for each chapter, keeping every copy the learner changed.
+    """Write ``out_dir/<name>.ipynb`` for each chapter, keeping every copy
+    the learner changed.
 
     Returns
     -------
     (written, kept) : tuple of lists of Path
-        The copies written (new or replaced) and those kept because they were changed.
+        The copies written (new or replaced) and those kept because they were
+        changed.
 
     Raises
     ------
     SolutionLeft
-        For the first chapter whose copy would still contain solution text (nothing written).
+        For the first chapter whose copy would still contain solution text
+        (nothing written).
     """
     copies = fresh_copies(paths, course)
     out_dir = Path(out_dir)
@@ -212,10 +231,8 @@ def write_student_copies(paths, out_dir: Path, course: Course | None = None):
             if current == text:
                 record[name] = _sha(text)
                 continue
-            if record.get(name) != _sha(
-                current
-            ):  # changed since this tool wrote it: learner's
-                kept.append(target)
+            if record.get(name) != _sha(current):
+                kept.append(target)  # changed since it was written: learner's
                 continue
         target.write_text(text, encoding="utf-8")
         record[name] = _sha(text)
@@ -229,8 +246,11 @@ def write_student_copies(paths, out_dir: Path, course: Course | None = None):
 def sync_exercises(
     paths, out_dir: Path = EXERCISES, check: bool = False, course=None
 ):
-    """Make ``out_dir`` hold exactly the student copies of ``paths``; return the names that were
-    (with ``check``: that would be) written or deleted."""
+    """Make ``out_dir`` hold exactly the student copies of ``paths``.
+
+    Return the names that were (with ``check``: that would be) written or
+    deleted.
+    """
     copies = fresh_copies(paths, course)
     changed = []
     for name, text in copies.items():
@@ -282,7 +302,8 @@ def main(argv: list[str]) -> int:
                     "exercises/ is out of date ("
                     + ", ".join(changed)
                     + "): run "
-                    "`make exercises` (python3 tools/make_student.py --exercises) and commit it",
+                    "`make exercises` (python3 tools/make_student.py "
+                    "--exercises) and commit it",
                     file=sys.stderr,
                 )
                 return 1
@@ -297,7 +318,8 @@ def main(argv: list[str]) -> int:
         print(f"wrote {target}")
     if kept:
         print(
-            f"kept {len(kept)} cop{'y' if len(kept) == 1 else 'ies'} you changed (never "
+            f"kept {len(kept)} cop{'y' if len(kept) == 1 else 'ies'} you "
+            "changed (never "
             "overwritten; delete or rename one to get a fresh copy): "
             + ", ".join(str(k) for k in kept),
             file=sys.stderr,

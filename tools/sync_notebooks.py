@@ -1,30 +1,36 @@
-"""Write the generated cells of every chapter from _config.yml: the Colab bootstrap cell, the
-launch links to the chapter's exercises copy, and the "[solved copy]" notice on every stub.
+"""Write the generated cells of every chapter from _config.yml: the Colab
+bootstrap cell, the launch links to the chapter's exercises copy, and the
+"[solved copy]" notice on every stub.
 
     python tools/sync_notebooks.py          # rewrite what is missing or stale
-    python tools/sync_notebooks.py --check  # exit 1 if a chapter is out of date (make test)
+    python tools/sync_notebooks.py --check  # exit 1 if one is out of date
 
-The repository lives in one place, ``repository:`` in ``_config.yml``: ``url`` and ``branch`` make
-the launch links, ``package_ref`` (a tag such as ``v0.2.0``, or a commit) is the version of the
-course's package the Colab cell installs. A fork sets them there and runs this tool, then
-``make exercises`` (book/instructors.md, "Using a fork").
+The repository lives in one place, ``repository:`` in ``_config.yml``: ``url``
+and ``branch`` make the launch links, ``package_ref`` (a tag such as
+``v0.2.0``, or a commit) is the version of the course's package the Colab cell
+installs. A fork sets them there and runs this tool, then ``make exercises``
+(book/instructors.md, "Using a fork").
 
-1. **Bootstrap** (first code cell, tagged ``bootstrap`` and ``remove-cell``: hidden on the
-   website). Where the course's ``xent`` imports (Binder, ``make lab``, a clone) it does nothing
-   and prints nothing. Elsewhere (Colab, a bare kernel) it installs ``xent-course[course]`` from
-   the pinned ref with pip, then checks that what imports as ``xent`` is the course's package
-   (it has ``softmax_cross_entropy`` and ``xent.check``; PyPI has an unrelated ``xent``) and is
-   not older than the pin, and raises a RuntimeError that says what went wrong and what to do if
-   the install failed or the wrong ``xent`` is found. Plain Python (``subprocess`` and
-   ``sys.executable -m pip``, not ``%pip``, which does not fail), so that it can be tested.
-2. **Launch links** (a markdown cell tagged ``exercise-links``, just before the first
-   ``{exercise}``): open the chapter's student copy, ``exercises/<chapter>.ipynb``, in Binder or
-   in Colab. If the cell of the first exercise begins with other text (the ``## Exercises``
-   heading), that text is split off into a cell of its own, so that the links sit between the
+1. **Bootstrap** (first code cell, tagged ``bootstrap`` and ``remove-cell``:
+   hidden on the website). Where the course's ``xent`` imports (Binder, ``make
+   lab``, a clone) it does nothing and prints nothing. Elsewhere (Colab, a bare
+   kernel) it installs ``xent-course[course]`` from the pinned ref with pip,
+   then checks that what imports as ``xent`` is the course's package (it has
+   ``softmax_cross_entropy`` and ``xent.check``; PyPI has an unrelated
+   ``xent``) and is not older than the pin, and raises a RuntimeError that says
+   what went wrong and what to do if the install failed or the wrong ``xent``
+   is found. Plain Python (``subprocess`` and ``sys.executable -m pip``, not
+   ``%pip``, which does not fail), so that it can be tested.
+2. **Launch links** (a markdown cell tagged ``exercise-links``, just before the
+   first ``{exercise}``): open the chapter's student copy,
+   ``exercises/<chapter>.ipynb``, in Binder or in Colab. If the cell of the
+   first exercise begins with other text (the ``## Exercises`` heading), that
+   text is split off into a cell of its own, so that the links sit between the
    heading and the exercise.
-3. **Stub notice**: the cells tagged ``starter`` start with two comment lines beginning
-   ``# [solved copy]``: in the book, "Run All" runs the worked solution after the stub and checks
-   it, not the learner's code. tools/make_student.py takes them out of the student copies.
+3. **Stub notice**: the cells tagged ``starter`` start with two comment lines
+   beginning ``# [solved copy]``: in the book, "Run All" runs the worked
+   solution after the stub and checks it, not the learner's code.
+   tools/make_student.py takes them out of the student copies.
 
 Only these cells are changed; outputs stay, so nothing needs re-executing.
 """
@@ -37,8 +43,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _course  # noqa: E402
-from _course import (  # noqa: E402
+import _course
+from _course import (
     BOOTSTRAP_TAG,
     EXERCISE_RE,
     LINKS_TAG,
@@ -111,9 +117,11 @@ if _problem := _xent_problem():
     print("installed xent", importlib.import_module("xent").__version__)'''
 
 LINKS = (
-    "**Do these exercises in your own copy of this chapter**, where the stubs are empty and no "
-    "worked solution runs after your code (here, *Run All* would check the solution instead): "
-    "[open it in Binder]({binder}) or [in Colab]({colab}), or run `make lab` in a clone of "
+    "**Do these exercises in your own copy of this chapter**, where the "
+    "stubs are empty and no worked solution runs after your code (here, "
+    "*Run All* would check the solution instead): "
+    "[open it in Binder]({binder}) or [in Colab]({colab}), or run "
+    "`make lab` in a clone of "
     "[the repository]({url}) (its README says how)."
 )
 
@@ -209,7 +217,9 @@ def _sync_notices(nb: dict) -> None:
 
 
 def synced(nb: dict, name: str, course: Course) -> dict:
-    """The notebook with its generated cells up to date (the argument is not modified)."""
+    """The notebook with its generated cells up to date (the argument is not
+    modified).
+    """
     nb = copy.deepcopy(nb)
     _sync_bootstrap(nb, course)
     _sync_links(nb, course, name)
@@ -238,7 +248,8 @@ def main(argv: list[str], root: Path | None = None) -> int:
             _course.write_notebook(new, path)
     if check and stale:
         print(
-            "generated cells (bootstrap, exercise links, stub notices) missing or stale in: "
+            "generated cells (bootstrap, exercise links, stub notices) "
+            "missing or stale in: "
             + ", ".join(stale)
             + "\nrun: python tools/sync_notebooks.py, then make exercises"
         )
