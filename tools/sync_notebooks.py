@@ -118,8 +118,8 @@ if _problem := _xent_problem():
 
 LINKS = (
     "**Do these exercises in your own copy of this chapter**, where the "
-    "stubs are empty and no worked solution runs after your code (here, "
-    "*Run All* would check the solution instead): "
+    "stubs are empty and no worked solution runs after your code (in this "
+    "notebook, *Run All* would check the worked solution instead): "
     "[open it in Binder]({binder}) or [in Colab]({colab}), or run "
     "`make lab` in a clone of "
     "[the repository]({url}) (its README says how)."
