@@ -143,47 +143,46 @@ def check(
     if not env["NPY_DISABLE_CPU_FEATURES"]:
         notes.append("numpy dispatches to no target here")
     if facts.get("torch") != "absent":
-        if facts.get("torch_capability") != "DEFAULT":
-            problems.append(
-                "PyTorch's CPU capability is "
-                f"{facts.get('torch_capability')}, not DEFAULT "
-                "(ATEN_CPU_CAPABILITY=default ignored)"
-            )
-        if facts.get("torch_threads") != THREADS:
-            problems.append(
-                f"PyTorch uses {facts.get('torch_threads')} threads, "
-                f"not {THREADS}"
-            )
-        if facts.get("torch_mkldnn") == "1":
-            isa = [
-                line for line in text.splitlines() if ",info,cpu,isa:" in line
-            ]
-            if not isa or "SSE4.1" not in isa[0]:
-                problems.append(
-                    f"oneDNN runs {isa[0] if isa else 'no reported ISA'}, "
-                    "not SSE4.1"
-                )
-        else:
-            notes.append("no oneDNN")
-        if facts.get("torch_mkl") == "1":
-            gemm = [
-                line
-                for line in text.splitlines()
-                if line.startswith("MKL_VERBOSE SGEMM")
-            ]
-            if not gemm:
-                notes.append("MKL reported no SGEMM call")
-            elif "CNR:COMPATIBLE" not in gemm[0]:
-                problems.append(
-                    f"MKL does not run its COMPATIBLE path: {gemm[0][-60:]}"
-                )
-        else:
-            notes.append("no MKL")
+        _check_torch(facts, text, problems, notes)
     if facts.get("openblas_threads") not in (THREADS, "unknown", None):
         problems.append(
             f"OpenBLAS uses {facts['openblas_threads']} threads, not {THREADS}"
         )
     return problems, notes
+
+
+def _check_torch(facts: dict, text: str, problems: list, notes: list) -> None:
+    """PyTorch's capability and threads, oneDNN's ISA, MKL's CNR mode."""
+    if facts.get("torch_capability") != "DEFAULT":
+        problems.append(
+            "PyTorch's CPU capability is "
+            f"{facts.get('torch_capability')}, not DEFAULT "
+            "(ATEN_CPU_CAPABILITY=default ignored)"
+        )
+    if facts.get("torch_threads") != THREADS:
+        problems.append(
+            f"PyTorch uses {facts.get('torch_threads')} threads, not {THREADS}"
+        )
+    lines = text.splitlines()
+    if facts.get("torch_mkldnn") == "1":
+        isa = [line for line in lines if ",info,cpu,isa:" in line]
+        if not isa or "SSE4.1" not in isa[0]:
+            problems.append(
+                f"oneDNN runs {isa[0] if isa else 'no reported ISA'}, "
+                "not SSE4.1"
+            )
+    else:
+        notes.append("no oneDNN")
+    if facts.get("torch_mkl") != "1":
+        notes.append("no MKL")
+        return
+    gemm = [line for line in lines if line.startswith("MKL_VERBOSE SGEMM")]
+    if not gemm:
+        notes.append("MKL reported no SGEMM call")
+    elif "CNR:COMPATIBLE" not in gemm[0]:
+        problems.append(
+            f"MKL does not run its COMPATIBLE path: {gemm[0][-60:]}"
+        )
 
 
 def shell_line(env: dict[str, str]) -> str:
