@@ -471,6 +471,9 @@ def test_exercises_are_regenerated_and_checked(synthetic, tmp_path):
         synthetic.name,
         "00_gone.ipynb (no chapter)",
     ]
+    # some chapters only: the others' copies stay
+    make_student.sync_exercises([synthetic], folder, prune=False)
+    assert (folder / "00_gone.ipynb").exists()
     make_student.sync_exercises([synthetic], folder)
     assert sorted(p.name for p in folder.iterdir()) == [synthetic.name]
     assert make_student.sync_exercises([synthetic], folder, check=True) == []

@@ -244,12 +244,16 @@ def write_student_copies(paths, out_dir: Path, course: Course | None = None):
 
 
 def sync_exercises(
-    paths, out_dir: Path = EXERCISES, check: bool = False, course=None
+    paths,
+    out_dir: Path = EXERCISES,
+    check: bool = False,
+    course=None,
+    prune: bool = True,
 ):
     """Make ``out_dir`` hold exactly the student copies of ``paths``.
 
     Return the names that were (with ``check``: that would be) written or
-    deleted.
+    deleted; with ``prune`` False (some chapters only), nothing is deleted.
     """
     copies = fresh_copies(paths, course)
     changed = []
@@ -260,7 +264,8 @@ def sync_exercises(
             if not check:
                 out_dir.mkdir(parents=True, exist_ok=True)
                 target.write_text(text, encoding="utf-8")
-    for extra in sorted(out_dir.glob("*.ipynb")) if out_dir.exists() else []:
+    extras = sorted(out_dir.glob("*.ipynb")) if out_dir.exists() else []
+    for extra in extras if prune else []:
         if extra.name not in copies:
             changed.append(f"{extra.name} (no chapter)")
             if not check:
@@ -296,7 +301,9 @@ def main(argv: list[str]) -> int:
     paths = args.notebooks or _course.chapters()
     try:
         if args.exercises:
-            changed = sync_exercises(paths, check=args.check)
+            changed = sync_exercises(
+                paths, check=args.check, prune=not args.notebooks
+            )
             if args.check and changed:
                 print(
                     "exercises/ is out of date ("
