@@ -346,7 +346,9 @@ def test_synthetic_book_with_solutions_passes_its_checks(synthetic, tmp_path):
     assert errors(book) == []
     checks = [c for c in book.cells if "xent.check import" in c.source]
     assert text_outputs(checks[0]) == "✓ check_softmax: all checks passed"
-    assert text_outputs(checks[1]).startswith("✓ check_logsumexp: all required checks passed")
+    assert text_outputs(checks[1]).startswith(
+        "✓ check_logsumexp: all required checks passed"
+    )
 
 
 def test_cli_writes_copies(synthetic, tmp_path):
