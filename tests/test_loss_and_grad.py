@@ -269,8 +269,12 @@ def test_float32_blocks_of_leading_targets(kind, reduction):
     np.testing.assert_array_equal(
         loss_r, xent.softmax_cross_entropy(z32, t, reduction=reduction)
     )
-    np.testing.assert_array_equal(
-        grad_r, xent.softmax_cross_entropy_grad(z32, t, reduction=reduction)
+    # the gradient alone takes float32 exponentials: the same within rounding
+    np.testing.assert_allclose(
+        grad_r,
+        xent.softmax_cross_entropy_grad(z32, t, reduction=reduction),
+        rtol=5e-7,
+        atol=0,
     )
 
 

@@ -295,8 +295,11 @@ def class_xent_rows(
         z_t = zb[r, tb]
         # Below float64, a block whose every target leads its row (late in
         # training) would have every loss recomputed in float64: take the
-        # float64 exponentials at once instead, for the loss and the gradient.
-        leading = dtype != np.float64 and _targets_lead(ab, tb, vb, mb)
+        # float64 exponentials at once instead, for the loss and the gradient
+        # (for the gradient alone, float32's are cheaper and accurate enough).
+        leading = (
+            loss and dtype != np.float64 and _targets_lead(ab, tb, vb, mb)
+        )
         e: np.ndarray = b
         if leading:
             e = zb.astype(np.float64)
