@@ -1,5 +1,4 @@
-"""The row kernel: exponentials of rows of logits, blocked, with one shift
-rule.
+"""The row kernel: blocked exponentials of rows of logits, one shift rule.
 
 The only module that knows about blocks, the max shift and exact differences.
 :mod:`xent.numerics` (logsumexp, log_softmax, softmax), :mod:`xent.losses`
@@ -24,6 +23,14 @@ and a term that underflows to a subnormal is one whose probability
 (:math:`m < 0`, :math:`m > L`) the shift is :math:`c = m`; rows whose maximum
 is not finite are not shifted (``exp`` then gives the ``inf``, 0 or NaN that
 the mathematics says).
+
+Exactness. ``logsumexp(z) = m + log1p(s)`` with ``s`` the other terms over
+the largest. Where ``s < 1`` (the largest probability exceeds 1/2),
+``log1p(s) ~ s`` is smaller than the rounding errors of the exponentials, so
+:func:`rest_exact` recomputes ``s`` in float64 from exact differences. A
+float32 block whose every target leads its row (late in training) takes its
+exponentials in float64 at once when the loss is wanted
+(:func:`class_xent_rows`), instead of a float32 pass and a recompute.
 """
 
 from __future__ import annotations
