@@ -16,8 +16,9 @@ thread: below 1 is faster.
 
 Two inputs: "random" logits (N(0, 3^2); the true class rarely leads) and
 "confident" logits (the true class leads by 5 to 15, as late in training),
-where xent recomputes each loss from exact differences in float64 to keep the
-tiny losses accurate to a few ulp (PyTorch's loss loses their digits).
+where xent takes float64 exponentials (the one-pass function) or recomputes
+each loss in float64 (the loss alone) to keep the tiny losses within 2 ulp
+(PyTorch's loss loses their digits).
 """
 
 from __future__ import annotations

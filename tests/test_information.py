@@ -193,6 +193,15 @@ def test_entropy_axis(axis, rng):
     )
 
 
+def test_scipy_users_get_a_hint():
+    # scipy.stats.entropy normalises counts and unnormalised weights
+    for p in ([0.2, 0.2], [2.0, 2.0]):
+        with pytest.raises(ValueError, match=r"scipy\.stats\.entropy normal"):
+            xent.entropy(p)
+    with pytest.raises(ValueError, match=r"got shape \(2, 0\)$"):  # no hint
+        xent.entropy(np.zeros((2, 0)))
+
+
 def test_pytorch_users_get_a_hint():
     logits, classes = np.array([[2.0, 1.0, 0.1]]), np.array([0])
     with pytest.raises(

@@ -236,3 +236,69 @@ def test_bad_input_is_refused_as_by_the_loss():
         xent.softmax_cross_entropy_and_grad(
             z, np.array([0, 0]), label_smoothing=2.0
         )
+
+
+@pytest.mark.parametrize("kind", ["every target leads", "one does not"])
+@pytest.mark.parametrize("reduction", ["none", "mean"])
+def test_float32_blocks_of_leading_targets(kind, reduction):
+    # Late in training every target leads its row (margins 5 to 15): float32
+    # blocks then take float64 exponentials for loss and gradient at once;
+    # one row whose target does not lead sends its block the float32 way.
+    rng = np.random.default_rng(3)
+    n, k = 50, 40
+    z = 3 * rng.standard_normal((n, k))
+    t = rng.integers(0, k, n)
+    z[np.arange(n), t] = z.max(axis=1) + rng.uniform(5, 15, n)
+    if kind == "one does not":
+        t[7] = (t[7] + 1) % k
+    z32 = z.astype(np.float32)
+    loss, _ = xent.softmax_cross_entropy_and_grad(z32, t, reduction="none")
+    worst = max(
+        ulp_error(loss[i], ref_softmax_cross_entropy(z32[i], t[i]), np.float32)
+        for i in range(n)
+    )
+    assert worst <= 2, f"{worst:.2f} ulp"
+    _, g64 = xent.softmax_cross_entropy_and_grad(
+        z32.astype(np.float64), t, reduction=reduction
+    )
+    loss_r, grad_r = xent.softmax_cross_entropy_and_grad(
+        z32, t, reduction=reduction
+    )
+    assert grad_r.dtype == np.float32
+    np.testing.assert_allclose(grad_r, g64, rtol=5e-7, atol=0)
+    np.testing.assert_array_equal(
+        loss_r, xent.softmax_cross_entropy(z32, t, reduction=reduction)
+    )
+    # the gradient alone takes float32 exponentials: the same within rounding
+    np.testing.assert_allclose(
+        grad_r,
+        xent.softmax_cross_entropy_grad(z32, t, reduction=reduction),
+        rtol=5e-7,
+        atol=0,
+    )
+
+
+# Two-class float32 rows where numpy's float32 exp (on an AVX-512 CPU) errs by
+# about +2 ulp on one logit and -2 ulp on the other: computed from float32
+# exponentials, s = e^(z_1 - z_0) and the loss log1p(s) are 5.6 ulp off.
+HARD_ROWS = np.array(
+    [
+        [23.924175262451172, 16.960773468017578],
+        [24.611400604248047, 17.64766502380371],
+        [14.212888717651367, 6.566901206970215],
+        [4.518609046936035, -4.513859272003174],
+    ],
+    dtype=np.float32,
+)
+
+
+@pytest.mark.parametrize("kind", ["every target leads", "one does not"])
+def test_float32_exp_errors_do_not_reach_the_loss(kind):
+    z, t = HARD_ROWS, np.zeros(4, dtype=np.int64)
+    if kind == "one does not":  # the block goes the float32 way, recomputed
+        z = np.vstack([z, [[0.0, 1.0]]]).astype(np.float32)
+        t = np.append(t, 0)
+    loss, _ = xent.softmax_cross_entropy_and_grad(z, t, reduction="none")
+    for i in range(4):
+        ref = ref_softmax_cross_entropy(z[i], t[i])
+        assert ulp_error(loss[i], ref, np.float32) <= 1

@@ -1,5 +1,4 @@
-"""The row kernel: exponentials of rows of logits, blocked, with one shift
-rule.
+"""The row kernel: blocked exponentials of rows of logits, one shift rule.
 
 The only module that knows about blocks, the max shift and exact differences.
 :mod:`xent.numerics` (logsumexp, log_softmax, softmax), :mod:`xent.losses`
@@ -24,6 +23,14 @@ and a term that underflows to a subnormal is one whose probability
 (:math:`m < 0`, :math:`m > L`) the shift is :math:`c = m`; rows whose maximum
 is not finite are not shifted (``exp`` then gives the ``inf``, 0 or NaN that
 the mathematics says).
+
+Exactness. ``logsumexp(z) = m + log1p(s)`` with ``s`` the other terms over
+the largest. Where ``s < 1`` (the largest probability exceeds 1/2),
+``log1p(s) ~ s`` is smaller than the rounding errors of the exponentials, so
+:func:`rest_exact` recomputes ``s`` in float64 from exact differences. A
+float32 block whose every target leads its row (late in training) takes its
+exponentials in float64 at once when the loss is wanted
+(:func:`class_xent_rows`), instead of a float32 pass and a recompute.
 """
 
 from __future__ import annotations
@@ -171,6 +178,15 @@ def _fix_tiny_rests(
         s[rows] = rest_exact(z[rows], m[rows], a[rows])
 
 
+def _targets_lead(
+    a: np.ndarray, t: np.ndarray, valid: np.ndarray, m: np.ndarray
+) -> bool:
+    """Whether every valid row's target is its maximum ``a`` and no row
+    needs a shift (``0 <= m <= L``): then ``exp(z_j)`` in float64 gives
+    ``s = sum_{j != t} exp(z_j) / exp(z_t)`` to far below float32's ulp."""
+    return bool(np.all((a == t) | ~valid)) and not np.any(exp_shift(m))
+
+
 def lse_parts(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(m, s)`` per row with ``logsumexp(row) = m + log1p(s)``.
 
@@ -275,6 +291,7 @@ def class_xent_rows(
         buf = np.empty((block_rows(num_cols, rows.itemsize), num_cols), dtype)
     w_t_all = None if weight is None else weight[t]
     total_w = float(num_cols if weight is None else weight.sum())
+    ones = np.ones(num_cols)
     for blk in row_blocks(num_rows, num_cols, rows.itemsize):
         zb, tb, vb = rows[blk], t[blk], valid[blk]
         n = len(zb)
@@ -283,15 +300,28 @@ def class_xent_rows(
         ab = np.argmax(zb, axis=1)
         mb = zb[r, ab]
         z_t = zb[r, tb]
-        exp_rows(zb, mb, b)
-        e_t, e_a = b[r, tb], b[r, ab]
-        b[r, tb] = 0
-        rest = b.sum(axis=1)
+        # Below float64, a block whose every target leads its row (late in
+        # training) would have every loss recomputed in float64: take the
+        # float64 exponentials at once instead, for the loss and the gradient
+        # (for the gradient alone, float32's are cheaper and accurate enough).
+        leading = (
+            loss and dtype != np.float64 and _targets_lead(ab, tb, vb, mb)
+        )
+        e: np.ndarray = b
+        if leading:
+            e = zb.astype(np.float64)
+            np.exp(e, out=e)
+        else:
+            exp_rows(zb, mb, b)
+        e_t, e_a = e[r, tb], e[r, ab]
+        e[r, tb] = 0
+        rest = e @ ones if leading else e.sum(axis=1)
         w_t = 1.0 if w_t_all is None else w_t_all[blk]
         if loss:
             with np.errstate(invalid="ignore"):
                 s = _rest_over_max(rest, e_t, e_a, z_t == mb)
-            _fix_tiny_rests(s, zb, mb, ab)
+            if not leading:
+                _fix_tiny_rests(s, zb, mb, ab)
             log1p_s = np.log1p(s)
             m64 = mb.astype(np.float64)
             with np.errstate(invalid="ignore"):
@@ -314,7 +344,12 @@ def class_xent_rows(
                 )
                 # c = on w_t + off (W - w_t): the total target mass, weighted
                 c = on * w_t + off * (total_w - w_t)
-                b *= (c * inv).astype(dtype)[:, None]
+                if leading:
+                    np.multiply(
+                        e, (c * inv)[:, None], out=b, casting="same_kind"
+                    )
+                else:
+                    b *= (c * inv).astype(dtype)[:, None]
                 g_t = (off * (total_w - w_t) * e_t - on * w_t * rest) * inv
                 if off:
                     k_off = np.where(vb, grad_scale * off, 0.0)

@@ -170,7 +170,16 @@ def entropy(
     0.0
     """
     base = check_base(base)
-    p_arr, _, ax = _distributions(p, axis=axis)
+    try:
+        p_arr, _, ax = _distributions(p, axis=axis)
+    except ValueError as exc:
+        if "sum to 1" not in str(exc) and "must lie in" not in str(exc):
+            raise
+        raise ValueError(
+            f"{exc} (xent.entropy takes distributions; scipy.stats.entropy "
+            "normalises its input and reduces over axis 0: pass "
+            "p / p.sum(axis=-1, keepdims=True))"
+        ) from None
     p64 = p_arr.astype(np.float64)
     total = -np.sum(_xlogy(p64, p64), axis=ax)
     return _finish(total + 0.0, base, result_dtype(p_arr))
