@@ -43,6 +43,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -256,13 +257,66 @@ def _listen(page, base: str, log: dict) -> None:
     page.on("response", response)
 
 
-def crawl(site: Path, pages: list[str], *, axe: bool = True) -> dict:
-    """Open every page at every width; return {(page, width): report}."""
+def _crawl_width(base, pages, width_name, axe_js) -> dict:
+    """Open every page at one width, in its own browser (and thread)."""
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
-    chromium = find_chromium()
-    assert chromium, "no Chromium (apt-get install chromium, or CHROMIUM=)"
+    w, h, mode = WIDTHS[width_name]
+    results = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=find_chromium(),
+            # Nothing but the local server resolves: offline by design.
+            args=["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"],
+        )
+        context = browser.new_context(
+            viewport={"width": w, "height": h}, color_scheme=mode
+        )
+        # pydata-sphinx-theme keeps the reader's choice here.
+        context.add_init_script(
+            f"try {{ localStorage.setItem('mode', '{mode}');"
+            f" localStorage.setItem('theme', '{mode}'); }} catch (e) {{}}"
+        )
+        page = context.new_page()
+        log: dict = {}
+        _listen(page, base, log)
+        for name in pages:
+            log.update(console=[], external=[], failed=[])
+            start = time.monotonic()
+            page.goto(base + name, wait_until="load")
+            for _ in range(3):  # index.html redirects
+                try:
+                    page.evaluate(SETTLE_JS)
+                    report = page.evaluate(PAGE_REPORT_JS)
+                    break
+                except PlaywrightError as e:
+                    if "context was destroyed" not in str(e):
+                        raise
+                    page.wait_for_load_state("load")
+            report["mode"] = mode
+            report["seconds"] = {"load": time.monotonic() - start}
+            if axe_js:
+                page.add_script_tag(content=axe_js)
+                # Dark mode: colour rules only (the others do not depend
+                # on the mode).
+                colour_only = mode == "dark"
+                report["axe"] = page.evaluate(
+                    AXE_RUN_JS, [AXE_TAGS, colour_only]
+                )
+            report["seconds"]["total"] = time.monotonic() - start
+            report.update({k: list(v) for k, v in log.items()})
+            results[(name, width_name)] = report
+        browser.close()
+    return results
+
+
+def crawl(site: Path, pages: list[str], *, axe: bool = True) -> dict:
+    """Open every page at every width; return {(page, width): report}.
+
+    The widths run side by side, each in its own thread and browser.
+    """
+    assert find_chromium(), NO_CHROMIUM
     handler = functools.partial(_QuietHandler, directory=str(site))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -270,55 +324,13 @@ def crawl(site: Path, pages: list[str], *, axe: bool = True) -> dict:
     axe_js = axe_source() if axe else ""
     results = {}
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=chromium,
-                # Nothing but the local server resolves: offline by design.
-                args=[
-                    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
-                ],
-            )
-            for width_name, (w, h, mode) in WIDTHS.items():
-                context = browser.new_context(
-                    viewport={"width": w, "height": h}, color_scheme=mode
-                )
-                # pydata-sphinx-theme keeps the reader's choice here.
-                context.add_init_script(
-                    f"try {{ localStorage.setItem('mode', '{mode}');"
-                    f" localStorage.setItem('theme', '{mode}'); }}"
-                    " catch (e) {}"
-                )
-                page = context.new_page()
-                log: dict = {}
-                _listen(page, base, log)
-                for name in pages:
-                    log.update(console=[], external=[], failed=[])
-                    start = time.monotonic()
-                    page.goto(base + name, wait_until="load")
-                    for _ in range(3):  # index.html redirects
-                        try:
-                            page.evaluate(SETTLE_JS)
-                            report = page.evaluate(PAGE_REPORT_JS)
-                            break
-                        except PlaywrightError as e:
-                            if "context was destroyed" not in str(e):
-                                raise
-                            page.wait_for_load_state("load")
-                    report["mode"] = mode
-                    report["seconds"] = {"load": time.monotonic() - start}
-                    if axe:
-                        page.add_script_tag(content=axe_js)
-                        # Dark mode: colour rules only (the rest do not
-                        # depend on the mode).
-                        colour_only = width_name != "desktop"
-                        report["axe"] = page.evaluate(
-                            AXE_RUN_JS, [AXE_TAGS, colour_only]
-                        )
-                    report["seconds"]["total"] = time.monotonic() - start
-                    report.update({k: list(v) for k, v in log.items()})
-                    results[(name, width_name)] = report
-                context.close()
-            browser.close()
+        with ThreadPoolExecutor(len(WIDTHS)) as pool:
+            jobs = [
+                pool.submit(_crawl_width, base, pages, width, axe_js)
+                for width in WIDTHS
+            ]
+            for job in jobs:
+                results.update(job.result())
     finally:
         server.shutdown()
         server.server_close()
