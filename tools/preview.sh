@@ -11,6 +11,7 @@ mkdir -p "$dir/book"
 cp "$root"/book/notation.md "$root"/book/bibliography.md "$root"/book/references.bib "$dir/book/"
 printf '# Preview\n\nA one-chapter preview of the xent book.\n' > "$dir/book/intro.md"
 cp -r "$root"/book/_static "$dir/book/" 2>/dev/null || true
+cp -r "$root"/_static "$dir/" 2>/dev/null || true  # the site's CSS, logo and favicon
 cp "$root/$chapter" "$dir/book/"
 sed -e 's/execute_notebooks: force/execute_notebooks: "off"/' "$root/_config.yml" > "$dir/_config.yml"
 cat > "$dir/_toc.yml" <<TOC
