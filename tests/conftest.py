@@ -5,7 +5,11 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
-    "xent", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+    "xent",
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=True,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "xent"))
 
@@ -14,6 +18,3 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "xent"))
 def rng():
     return np.random.default_rng(12345)
 
-
-def torch_or_skip():
-    return pytest.importorskip("torch")
