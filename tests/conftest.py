@@ -17,4 +17,3 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "xent"))
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
-
