@@ -12,11 +12,16 @@ export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help venv book test test-unit test-notebooks test-build notebooks student benchmarks clean
+.PHONY: help venv book test test-lib test-unit test-notebooks test-build lint notebooks student benchmarks clean
+
+# What `make lint` checks and formats (ruff) beside type-checking the package (mypy).
+LINT_PATHS := xent tests tools benchmarks
 
 help:
 	@echo "make book        build the website into _build/html (notebooks executed)"
-	@echo "make test        the whole test suite (what CI runs)"
+	@echo "make test        the whole test suite (what CI runs): lint, unit, notebooks, build"
+	@echo "make test-lib    the package alone, fast: unit tests and doctests of xent"
+	@echo "make lint        ruff check, ruff format --check and mypy"
 	@echo "make notebooks   re-execute every chapter and store its outputs (authors)"
 	@echo "make student     write student copies of the notebooks into student/"
 	@echo "make benchmarks  print the accuracy, speed and memory tables"
@@ -33,7 +38,19 @@ $(STAMP): requirements.txt pyproject.toml
 book: $(STAMP)
 	$(JB) build . -W --keep-going
 
-test: test-unit test-notebooks test-build
+test: lint test-unit test-notebooks test-build
+
+# The package alone: its unit, property and oracle tests and its doctests, in about a minute
+# on one core. Not the course (notebooks, student copies, Binder files) nor the two-process
+# run of xent.distributed; no coverage gate (make test-unit has it).
+COURSE_TESTS := tests/test_student.py tests/test_binder.py tests/test_distributed.py
+test-lib: $(STAMP)
+	$(PY) -m pytest tests xent --doctest-modules -q $(COURSE_TESTS:%=--ignore=%)
+
+lint: $(STAMP)
+	$(PY) -m ruff check $(LINT_PATHS)
+	$(PY) -m ruff format --check $(LINT_PATHS)
+	$(PY) -m mypy xent
 
 test-unit: $(STAMP)
 	$(PY) -m pytest tests xent --doctest-modules -n 2 \

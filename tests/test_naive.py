@@ -1,4 +1,6 @@
-"""Tests of xent/naive.py: right where the textbook formulas are right, wrong where documented."""
+"""Tests of xent/naive.py: right where the textbook formulas are right, wrong
+where documented.
+"""
 
 import numpy as np
 
@@ -10,13 +12,27 @@ def test_agree_with_stable_forms_on_moderate_inputs(rng):
     z = rng.standard_normal((4, 5))
     t = rng.integers(0, 5, 4)
     np.testing.assert_allclose(naive.softmax(z), xent.softmax(z), rtol=1e-14)
-    np.testing.assert_allclose(naive.log_softmax(z), xent.log_softmax(z), rtol=1e-12)
-    np.testing.assert_allclose(naive.logsumexp(z), xent.logsumexp(z), rtol=1e-14)
+    np.testing.assert_allclose(
+        naive.log_softmax(z), xent.log_softmax(z), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        naive.logsumexp(z), xent.logsumexp(z), rtol=1e-14
+    )
     np.testing.assert_allclose(naive.sigmoid(z), xent.sigmoid(z), rtol=1e-14)
-    np.testing.assert_allclose(naive.log_sigmoid(z), xent.log_sigmoid(z), rtol=1e-12)
-    np.testing.assert_allclose(naive.softmax_cross_entropy(z, t), xent.softmax_cross_entropy(z, t), rtol=1e-12)
+    np.testing.assert_allclose(
+        naive.log_sigmoid(z), xent.log_sigmoid(z), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        naive.softmax_cross_entropy(z, t),
+        xent.softmax_cross_entropy(z, t),
+        rtol=1e-12,
+    )
     y = rng.uniform(0, 1, (4, 5))
-    np.testing.assert_allclose(naive.binary_cross_entropy_with_logits(z, y), xent.binary_cross_entropy_with_logits(z, y), rtol=1e-12)
+    np.testing.assert_allclose(
+        naive.binary_cross_entropy_with_logits(z, y),
+        xent.binary_cross_entropy_with_logits(z, y),
+        rtol=1e-12,
+    )
 
 
 def test_fail_where_documented():

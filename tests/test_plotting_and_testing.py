@@ -5,13 +5,22 @@ import numpy as np
 import pytest
 
 from xent import plotting
-from xent.testing import SOFTMAX_REGIMES, bce_logits, ref_softmax_cross_entropy, softmax_regime, ulp_error
+from xent.testing import (
+    SOFTMAX_REGIMES,
+    bce_logits,
+    ref_softmax_cross_entropy,
+    softmax_regime,
+    ulp_error,
+)
 
 
 def test_use_style_sets_the_book_look():
     plotting.use_style()
     assert matplotlib.rcParams["axes.spines.top"] is False
-    assert matplotlib.rcParams["axes.prop_cycle"].by_key()["color"][0] == plotting.COLORS["prediction"]
+    assert (
+        matplotlib.rcParams["axes.prop_cycle"].by_key()["color"][0]
+        == plotting.COLORS["prediction"]
+    )
 
 
 @pytest.mark.parametrize("name", SOFTMAX_REGIMES)

@@ -1,16 +1,21 @@
 """xent: exact, PyTorch-compatible cross-entropy losses, written to be read.
 
-The functions live in one small module per idea and are all importable from here:
+The functions live in one small module per idea and are all importable from
+here:
 
-- :mod:`xent.information`: entropy, cross-entropy and KL divergence of distributions;
-- :mod:`xent.numerics`: logsumexp, softmax, log_softmax, sigmoid, log_sigmoid, softplus;
+- :mod:`xent.information`: entropy, cross-entropy and KL divergence of
+  distributions;
+- :mod:`xent.numerics`: logsumexp, softmax, log_softmax, sigmoid,
+  log_sigmoid, softplus;
 - :mod:`xent.losses`: the losses on logits and on probabilities;
 - :mod:`xent.labels`: one-hot and smoothed labels;
 - :mod:`xent.gradients`: closed-form gradients and a finite-difference check;
 - :mod:`xent.modern`: perplexity, InfoNCE, the policy-gradient loss;
-- :mod:`xent.naive`: the textbook formulas, unstable on purpose (not re-exported here).
+- :mod:`xent.naive`: the textbook formulas, unstable on purpose (not
+  re-exported here).
 
-``xent.chunked`` and ``xent.distributed`` need PyTorch and are imported on demand.
+``xent.chunked`` and ``xent.distributed`` need PyTorch and are imported on
+demand.
 """
 
 from xent import naive
@@ -22,7 +27,6 @@ from xent.gradients import (
 )
 from xent.information import cross_entropy, entropy, kl_divergence
 from xent.labels import one_hot, smooth_labels, smoothing_weights
-from xent.modern import bits_per_token, info_nce, next_token_cross_entropy, perplexity, policy_gradient_loss
 from xent.losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -31,15 +35,29 @@ from xent.losses import (
     softmax_cross_entropy,
     softmax_cross_entropy_and_grad,
 )
-from xent.numerics import log_sigmoid, log_softmax, logsumexp, sigmoid, softmax, softplus
+from xent.modern import (
+    bits_per_token,
+    info_nce,
+    next_token_cross_entropy,
+    perplexity,
+    policy_gradient_loss,
+)
+from xent.numerics import (
+    log_sigmoid,
+    log_softmax,
+    logsumexp,
+    sigmoid,
+    softmax,
+    softplus,
+)
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
-    "bits_per_token",
     "binary_cross_entropy_with_logits_grad",
+    "bits_per_token",
     "categorical_cross_entropy",
     "cross_entropy",
     "entropy",

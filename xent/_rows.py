@@ -1,4 +1,4 @@
-"""The row kernel: exponentials of rows of logits, blocked, with one shift rule.
+"""The row kernel: blocked exponentials of rows of logits, one shift rule.
 
 The only module that knows about blocks, the max shift and exact differences.
 :mod:`xent.numerics` (logsumexp, log_softmax, softmax), :mod:`xent.losses`
@@ -23,6 +23,14 @@ and a term that underflows to a subnormal is one whose probability
 (:math:`m < 0`, :math:`m > L`) the shift is :math:`c = m`; rows whose maximum
 is not finite are not shifted (``exp`` then gives the ``inf``, 0 or NaN that
 the mathematics says).
+
+Exactness. ``logsumexp(z) = m + log1p(s)`` with ``s`` the other terms over
+the largest. Where ``s < 1`` (the largest probability exceeds 1/2),
+``log1p(s) ~ s`` is smaller than the rounding errors of the exponentials, so
+:func:`rest_exact` recomputes ``s`` in float64 from exact differences. A
+float32 block whose every target leads its row (late in training) takes its
+exponentials in float64 at once when the loss is wanted
+(:func:`class_xent_rows`), instead of a float32 pass and a recompute.
 """
 
 from __future__ import annotations
@@ -99,17 +107,27 @@ def rest_exact(z: np.ndarray, m: np.ndarray, a: np.ndarray) -> np.ndarray:
     """``sum_{j != a} exp(z_j - m)`` per row, with ``z_j - m`` taken exactly.
 
     ``fl(z_j - m)`` carries an absolute error up to ``|z_j - m| u``, which
-    becomes a *relative* error of ``exp(z_j - m)``: 700 ulp at a margin of
-    700 in float64. Below float64 the difference is exact in float64 and
-    ``exp`` is float64's (numpy's float32 ``exp`` is off by up to 2.5 ulp).
-    In float64 the rounding error ``e`` of the subtraction is recovered with
-    Knuth's TwoSum and applied as ``exp(d + e) = exp(d) (1 + e)`` (``|e|`` is
-    below half an ulp of ``d``; terms that underflowed to 0 stay 0).
+    becomes a *relative* error of ``exp(z_j - m)``: 700 ulp at a margin of 700
+    in float64. Below float64 the difference is exact in float64 and ``exp`` is
+    float64's (numpy's float32 ``exp`` is off by up to 2.4 ulp); rows left
+    unshifted by :func:`exp_shift` need no difference at all: ``sum_j exp(z_j)
+    / exp(m)`` in float64. In float64 the rounding error ``e`` of the
+    subtraction is recovered with Knuth's TwoSum and applied as ``exp(d + e) =
+    exp(d) (1 + e)`` (``|e|`` is below half an ulp of ``d``; terms that
+    underflowed to 0 stay 0).
     """
     r = np.arange(z.shape[0])
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        if z.dtype != np.float64 and not np.any(exp_shift(m)):
+            # 0 <= m <= 60: sum_j exp(z_j) / exp(m), no subtraction pass;
+            # float64's exp, sum and division err far below float32's ulp
+            e = z.astype(np.float64)
+            np.exp(e, out=e)
+            e[r, a] = 0
+            return (e @ np.ones(z.shape[1])) / np.exp(m.astype(np.float64))
         if z.dtype != np.float64:
-            e = np.subtract(z, m[:, None], dtype=np.float64)
+            e = z.astype(np.float64)
+            e -= m.astype(np.float64)[:, None]
             np.exp(e, out=e)
         else:
             neg_m = -m[:, None]
@@ -131,7 +149,9 @@ def _rest_over_max(
     rest64 = rest.astype(np.float64)
     e_t64, e_a64 = e_t.astype(np.float64), e_a.astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        return np.where(at_max, rest64 / e_t64, (rest64 + e_t64 - e_a64) / e_a64)
+        return np.where(
+            at_max, rest64 / e_t64, (rest64 + e_t64 - e_a64) / e_a64
+        )
 
 
 def _fix_tiny_rests(
@@ -146,15 +166,45 @@ def _fix_tiny_rests(
     s[~finite] = 0
     with np.errstate(invalid="ignore"):
         redo = np.flatnonzero((s < 1) & finite)
-    if redo.size:
-        s[redo] = rest_exact(z[redo], m[redo], a[redo])
+    # a quarter block of float64 rows at a time stays in the cache
+    step = max(1, block_rows(z.shape[1], 8) // 4)
+    if redo.size == len(s):  # every row (confident predictions): no copies
+        for lo in range(0, redo.size, step):
+            sl = slice(lo, lo + step)
+            s[sl] = rest_exact(z[sl], m[sl], a[sl])
+        return
+    for lo in range(0, redo.size, step):
+        rows = redo[lo : lo + step]
+        s[rows] = rest_exact(z[rows], m[rows], a[rows])
+
+
+def _targets_lead(
+    a: np.ndarray, t: np.ndarray, valid: np.ndarray, m: np.ndarray
+) -> bool:
+    """Whether every valid row's target is its maximum ``a`` and no row
+    needs a shift (``0 <= m <= L``): then ``exp(z_j)`` in float64 gives
+    ``s = sum_{j != t} exp(z_j) / exp(z_t)`` to far below float32's ulp."""
+    return bool(np.all((a == t) | ~valid)) and not np.any(exp_shift(m))
 
 
 def lse_parts(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(m, s)`` per row with ``logsumexp(row) = m + log1p(s)``.
 
-    ``m`` is the row maximum (work dtype), ``s = sum_{j != a} exp(z_j - m)``
-    over the other entries (float64), accurate to a few ulp even when tiny.
+    ``m = z_a`` is the row maximum (work dtype) and
+    ``s = sum_{j != a} exp(z_j - m)`` the other entries (float64), accurate
+    to a few units in the last place even when tiny, which is what the
+    cross-entropy of a confidently correct prediction (``log1p(s) ~ s``)
+    needs.
+
+    ``s = sum_{j != a} exp(z_j - c) / exp(m - c)`` for any shift ``c``.
+    :func:`exp_shift` takes ``c = 0`` where ``0 <= m <= 60`` (float32) or
+    ``600`` (float64): no subtraction pass and no rounding error in
+    ``z_j - m``; elsewhere ``c = m``, the classic shift that keeps every
+    exponent at most 0. Where ``s < 1`` (the largest probability exceeds
+    1/2) the rows are recomputed by :func:`rest_exact`. Rows whose maximum
+    is not finite (all ``-inf``, ``+inf`` or NaN present) get ``s = 0``, so
+    that ``m + log1p(s)`` is ``-inf``, ``+inf`` or NaN as the mathematics
+    says.
     """
     num_rows, num_cols = rows.shape
     m = np.empty(num_rows, dtype=rows.dtype)
@@ -180,7 +230,7 @@ def softmax_rows(rows: np.ndarray) -> np.ndarray:
     """The softmax of each row (work dtype)."""
     out = np.empty_like(rows)
     with np.errstate(invalid="ignore"):
-        for blk in row_blocks(*rows.shape, rows.itemsize):
+        for blk in row_blocks(rows.shape[0], rows.shape[1], rows.itemsize):
             b = out[blk]
             exp_rows(rows[blk], rows[blk].max(axis=1), b)
             b /= b.sum(axis=1, keepdims=True)
@@ -241,6 +291,7 @@ def class_xent_rows(
         buf = np.empty((block_rows(num_cols, rows.itemsize), num_cols), dtype)
     w_t_all = None if weight is None else weight[t]
     total_w = float(num_cols if weight is None else weight.sum())
+    ones = np.ones(num_cols)
     for blk in row_blocks(num_rows, num_cols, rows.itemsize):
         zb, tb, vb = rows[blk], t[blk], valid[blk]
         n = len(zb)
@@ -249,15 +300,28 @@ def class_xent_rows(
         ab = np.argmax(zb, axis=1)
         mb = zb[r, ab]
         z_t = zb[r, tb]
-        exp_rows(zb, mb, b)
-        e_t, e_a = b[r, tb], b[r, ab]
-        b[r, tb] = 0
-        rest = b.sum(axis=1)
+        # Below float64, a block whose every target leads its row (late in
+        # training) would have every loss recomputed in float64: take the
+        # float64 exponentials at once instead, for the loss and the gradient
+        # (for the gradient alone, float32's are cheaper and accurate enough).
+        leading = (
+            loss and dtype != np.float64 and _targets_lead(ab, tb, vb, mb)
+        )
+        e: np.ndarray = b
+        if leading:
+            e = zb.astype(np.float64)
+            np.exp(e, out=e)
+        else:
+            exp_rows(zb, mb, b)
+        e_t, e_a = e[r, tb], e[r, ab]
+        e[r, tb] = 0
+        rest = e @ ones if leading else e.sum(axis=1)
         w_t = 1.0 if w_t_all is None else w_t_all[blk]
         if loss:
             with np.errstate(invalid="ignore"):
                 s = _rest_over_max(rest, e_t, e_a, z_t == mb)
-            _fix_tiny_rests(s, zb, mb, ab)
+            if not leading:
+                _fix_tiny_rests(s, zb, mb, ab)
             log1p_s = np.log1p(s)
             m64 = mb.astype(np.float64)
             with np.errstate(invalid="ignore"):
@@ -273,14 +337,19 @@ def class_xent_rows(
                         spread = gaps @ weight
                     ell += off * (spread + (total_w - w_t) * log1p_s)
             out_loss[blk] = np.where(vb, ell, 0.0)  # type: ignore[index]
-        if grad is not None:
+        if grad is not None and grad_scale is not None:
             with np.errstate(invalid="ignore", divide="ignore"):
                 inv = np.where(vb, grad_scale, 0.0) / (
                     rest.astype(np.float64) + e_t
                 )
                 # c = on w_t + off (W - w_t): the total target mass, weighted
                 c = on * w_t + off * (total_w - w_t)
-                b *= (c * inv).astype(dtype)[:, None]
+                if leading:
+                    np.multiply(
+                        e, (c * inv)[:, None], out=b, casting="same_kind"
+                    )
+                else:
+                    b *= (c * inv).astype(dtype)[:, None]
                 g_t = (off * (total_w - w_t) * e_t - on * w_t * rest) * inv
                 if off:
                     k_off = np.where(vb, grad_scale * off, 0.0)

@@ -1,8 +1,9 @@
 """Softmax cross-entropy and its gradient: input checks and dispatch.
 
-Shared by :func:`xent.softmax_cross_entropy`, :func:`xent.softmax_cross_entropy_grad`
-and :func:`xent.softmax_cross_entropy_and_grad`, so that the three accept the
-same options, refuse the same input with the same message and compute the same
+Shared by :func:`xent.softmax_cross_entropy`,
+:func:`xent.softmax_cross_entropy_grad` and
+:func:`xent.softmax_cross_entropy_and_grad`, so that the three accept the same
+options, refuse the same input with the same message and compute the same
 numbers (the row kernel is :mod:`xent._rows`). Nothing here is public API.
 """
 
@@ -37,7 +38,7 @@ def softmax_xent(
     ignore_index: int,
     reduction: str,
     label_smoothing: float,
-    convention: str | None,
+    convention: str,
     smoothing: str | None,
     function: str,
     want_loss: bool,
@@ -45,13 +46,14 @@ def softmax_xent(
 ) -> tuple[Any, np.ndarray | None]:
     """``(loss, grad)`` of softmax cross-entropy; each ``None`` unless wanted.
 
-    ``smoothing`` is the deprecated alias of ``convention``; ``function`` names
-    the caller in the deprecation warning.
+    ``smoothing`` is the deprecated alias of ``convention`` (given with a
+    ``convention`` other than the default, a ``TypeError``); ``function``
+    names the caller in the deprecation warning.
     """
     z = as_logits(logits)
     reduction = check_reduction(reduction)
     conv = deprecated_alias(
-        convention,
+        None if convention == "uniform" else convention,
         smoothing,
         "convention",
         "smoothing",
@@ -90,9 +92,7 @@ def softmax_xent(
         if loss is not None:
             loss = reduce(loss.reshape(lead), reduction, loss_dtype)
     else:
-        t, valid = as_class_indices(
-            t_arr, z.shape, ignore_index=ignore_index
-        )
+        t, valid = as_class_indices(t_arr, z.shape, ignore_index=ignore_index)
         t, valid = t.reshape(-1), valid.reshape(-1)
         if w64 is None:
             denominator = float(np.count_nonzero(valid))
@@ -112,7 +112,9 @@ def softmax_xent(
         )
         grad_dtype = z.dtype
         if loss is not None:
-            loss = reduce(loss.reshape(lead), reduction, loss_dtype, denominator)
+            loss = reduce(
+                loss.reshape(lead), reduction, loss_dtype, denominator
+            )
     if grad is not None:
         grad = grad.reshape(z.shape).astype(grad_dtype, copy=False)
     return loss, grad

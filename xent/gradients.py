@@ -1,17 +1,19 @@
-"""Closed-form gradients of the losses with respect to the logits, and a finite-difference check.
+"""Closed-form gradients of the losses with respect to the logits, and a
+finite-difference check.
 
-The famous result: for softmax + cross-entropy and for sigmoid + binary cross-entropy the gradient
-with respect to the logits is the error itself, :math:`\\hat p - y`. Sigmoid + squared error
-multiplies that error by :math:`\\sigma'(z) = \\hat p (1 - \\hat p)`, which vanishes exactly when
-the model is confidently wrong.
+The famous result: for softmax + cross-entropy and for sigmoid + binary
+cross-entropy the gradient with respect to the logits is the error itself,
+:math:`\\hat p - y`. Sigmoid + squared error multiplies that error by
+:math:`\\sigma'(z) = \\hat p (1 - \\hat p)`, which vanishes exactly when the
+model is confidently wrong.
 """
 
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable
 
 import numpy as np
-
 from numpy.typing import ArrayLike
 
 from xent._validation import (
@@ -27,10 +29,10 @@ from xent.losses import Reduction
 from xent.numerics import sigmoid
 
 __all__ = [
-    "softmax_cross_entropy_grad",
     "binary_cross_entropy_with_logits_grad",
     "mse_sigmoid_grad",
     "numerical_gradient",
+    "softmax_cross_entropy_grad",
 ]
 
 
@@ -48,31 +50,33 @@ def softmax_cross_entropy_grad(
     label_smoothing: float = 0.0,
     convention: Convention = "uniform",
 ) -> np.ndarray:
-    r"""Gradient of :func:`xent.softmax_cross_entropy` with respect to the logits.
+    r"""Gradient of :func:`xent.softmax_cross_entropy` with respect to logits.
 
-    :math:`\partial L / \partial z = \operatorname{softmax}(z) - y`, divided by the number of
-    examples :math:`N` for ``reduction="mean"``.
+    :math:`\partial L / \partial z = \operatorname{softmax}(z) - y`, divided by
+    the number of examples :math:`N` for ``reduction="mean"``.
 
     Parameters
     ----------
     logits : array_like, shape (..., K)
         Logits, classes on the last axis.
     targets : array_like
-        Integer classes of shape ``logits.shape[:-1]`` or distributions of the shape of ``logits``.
+        Integer classes of shape ``logits.shape[:-1]`` or distributions of the
+        shape of ``logits``.
     weight, ignore_index, label_smoothing, convention
         As :func:`xent.softmax_cross_entropy`: the gradient of that loss with
         these options (ignored examples get a zero row).
     reduction : {"mean", "sum", "none"}, optional
-        ``"mean"``: the gradient of the mean loss (rows divided by :math:`N`, or by the loss's
-        denominator with ``weight``/``ignore_index``); ``"sum"``: of the summed loss; ``"none"``:
-        row :math:`i` is the gradient of example :math:`i`'s own loss (the same numbers as
+        ``"mean"``: the gradient of the mean loss (rows divided by :math:`N`,
+        or by the loss's denominator with ``weight``/``ignore_index``);
+        ``"sum"``: of the summed loss; ``"none"``: row :math:`i` is the
+        gradient of example :math:`i`'s own loss (the same numbers as
         ``"sum"``: the examples do not interact).
 
     Returns
     -------
     ndarray
-        The shape of ``logits``, the dtype of ``logits`` for class targets. Without weights or
-        smoothing each row sums to 0 (up to rounding), since
+        The shape of ``logits``, the dtype of ``logits`` for class targets.
+        Without weights or smoothing each row sums to 0 (up to rounding), since
         :math:`\sum_c \hat p_c = \sum_c y_c = 1`.
 
     Raises
@@ -82,17 +86,19 @@ def softmax_cross_entropy_grad(
 
     Notes
     -----
-    The softmax Jacobian :math:`\partial \hat p_c / \partial z_k = \hat p_c([c = k] - \hat p_k)`
-    contracted with :math:`\partial L / \partial \hat p_c = -y_c / \hat p_c` gives
-    :math:`\hat p_k \sum_c y_c - y_k = \hat p_k - y_k`. The exponentials are those of the row
-    kernel (:mod:`xent._rows`): :math:`e^{z_j}` itself where the row maximum :math:`m` lies in
-    :math:`[0, 60]` (float32) or :math:`[0, 600]` (float64), :math:`e^{z_j - m}` elsewhere; either
-    way the largest is between 1 and :math:`e^{60}` (or :math:`e^{600}`), so their sum neither
-    overflows nor underflows, and the softmax is the same function. For class targets the
-    target's entry :math:`\hat p_t - 1` is computed as :math:`-\sum_{c \ne t} \hat p_c`, so
-    that it keeps its digits when the prediction is confidently correct (:math:`\hat p_t - 1`
-    would round to 0). To get the loss too, call :func:`xent.softmax_cross_entropy_and_grad`:
-    one pass instead of two.
+    The softmax Jacobian :math:`\partial \hat p_c / \partial z_k = \hat p_c([c
+    = k] - \hat p_k)` contracted with :math:`\partial L / \partial \hat p_c =
+    -y_c / \hat p_c` gives :math:`\hat p_k \sum_c y_c - y_k = \hat p_k - y_k`.
+    The exponentials are those of the row kernel (:mod:`xent._rows`):
+    :math:`e^{z_j}` itself where the row maximum :math:`m` lies in :math:`[0,
+    60]` (float32) or :math:`[0, 600]` (float64), :math:`e^{z_j - m}`
+    elsewhere; either way the largest is between 1 and :math:`e^{60}` (or
+    :math:`e^{600}`), so their sum neither overflows nor underflows, and the
+    softmax is the same function. For class targets the target's entry
+    :math:`\hat p_t - 1` is computed as :math:`-\sum_{c \ne t} \hat p_c`, so
+    that it keeps its digits when the prediction is confidently correct
+    (:math:`\hat p_t - 1` would round to 0). To get the loss too, call
+    :func:`xent.softmax_cross_entropy_and_grad`: one pass instead of two.
 
     Examples
     --------
@@ -100,7 +106,8 @@ def softmax_cross_entropy_grad(
     >>> from xent import softmax_cross_entropy_grad
     >>> softmax_cross_entropy_grad(np.array([[0.0, 0.0]]), np.array([0]))
     array([[-0.5,  0.5]])
-    >>> softmax_cross_entropy_grad(np.zeros((2, 2)), np.array([0, 1]), reduction="sum")
+    >>> z, t = np.zeros((2, 2)), np.array([0, 1])
+    >>> softmax_cross_entropy_grad(z, t, reduction="sum")
     array([[-0.5,  0.5],
            [ 0.5, -0.5]])
     """
@@ -120,7 +127,9 @@ def softmax_cross_entropy_grad(
     return grad  # type: ignore[return-value]
 
 
-def _binary_inputs(logits, targets):
+def _binary_inputs(
+    logits: ArrayLike, targets: ArrayLike
+) -> tuple[np.ndarray, np.ndarray]:
     z = as_float_array(logits, "logits")
     y = as_float_array(targets, "targets")
     check_same_shape(z, y, "logits", "targets")
@@ -128,8 +137,12 @@ def _binary_inputs(logits, targets):
     return z, y
 
 
-def binary_cross_entropy_with_logits_grad(logits, targets, *, reduction: str = "mean"):
-    r"""Gradient of :func:`xent.binary_cross_entropy_with_logits`: :math:`\sigma(z) - y`.
+def binary_cross_entropy_with_logits_grad(
+    logits: ArrayLike, targets: ArrayLike, *, reduction: Reduction = "mean"
+) -> np.ndarray:
+    r"""Gradient of :func:`xent.binary_cross_entropy_with_logits`.
+
+    :math:`\partial L / \partial z = \sigma(z) - y`.
 
     Parameters
     ----------
@@ -138,8 +151,8 @@ def binary_cross_entropy_with_logits_grad(logits, targets, *, reduction: str = "
     targets : array_like
         Targets :math:`y \in [0, 1]`, the shape of ``logits``.
     reduction : {"mean", "sum", "none"}, optional
-        ``"mean"`` divides by the number of elements; ``"none"`` and ``"sum"`` give each
-        element's own derivative.
+        ``"mean"`` divides by the number of elements; ``"none"`` and ``"sum"``
+        give each element's own derivative.
 
     Returns
     -------
@@ -153,13 +166,16 @@ def binary_cross_entropy_with_logits_grad(logits, targets, *, reduction: str = "
 
     Notes
     -----
-    :math:`\partial/\partial z\,[-y \log \sigma(z) - (1-y)\log(1-\sigma(z))] = -y(1-\sigma) + (1-y)\sigma
-    = \sigma(z) - y`: linear in the error, whatever the confidence.
+    :math:`\partial/\partial z\,[-y \log \sigma(z) - (1-y)\log(1-\sigma(z))] =
+    -y(1-\sigma) + (1-y)\sigma = \sigma(z) - y`: linear in the error, whatever
+    the confidence.
 
     Examples
     --------
     >>> from xent import binary_cross_entropy_with_logits_grad
-    >>> binary_cross_entropy_with_logits_grad([0.0, -10.0], [1.0, 1.0], reduction="none")
+    >>> binary_cross_entropy_with_logits_grad(
+    ...     [0.0, -10.0], [1.0, 1.0], reduction="none"
+    ... )
     array([-0.5       , -0.9999546])
     """
     reduction = check_reduction(reduction)
@@ -169,10 +185,15 @@ def binary_cross_entropy_with_logits_grad(logits, targets, *, reduction: str = "
     return np.asarray(grad).astype(dtype)
 
 
-def mse_sigmoid_grad(logits, targets, *, reduction: str = "mean"):
-    r"""Gradient of the squared error of a sigmoid, :math:`(\sigma(z) - y)^2`, with respect to :math:`z`.
+def mse_sigmoid_grad(
+    logits: ArrayLike, targets: ArrayLike, *, reduction: Reduction = "mean"
+) -> np.ndarray:
+    r"""Gradient of the squared error of a sigmoid with respect to the logits.
 
-    :math:`\partial L / \partial z = 2(\sigma(z) - y)\,\sigma(z)(1 - \sigma(z))`.
+    The loss is :math:`(\sigma(z) - y)^2`.
+
+    :math:`\partial L / \partial z = 2(\sigma(z) - y)\,\sigma(z)(1 -
+    \sigma(z))`.
 
     Parameters
     ----------
@@ -191,14 +212,15 @@ def mse_sigmoid_grad(logits, targets, *, reduction: str = "mean"):
     Raises
     ------
     TypeError, ValueError
-        If an input is not real, targets are outside :math:`[0, 1]`, shapes disagree or
-        ``reduction`` is unknown.
+        If an input is not real, targets are outside :math:`[0, 1]`, shapes
+        disagree or ``reduction`` is unknown.
 
     Notes
     -----
-    The factor :math:`\sigma(1 - \sigma) \le 1/4` goes to 0 as :math:`|z|` grows: a model that is
-    confidently wrong (:math:`z = -10`, :math:`y = 1`) gets a gradient of about :math:`-9 \times
-    10^{-5}` instead of the :math:`-1` of cross-entropy, and learns slowly.
+    The factor :math:`\sigma(1 - \sigma) \le 1/4` goes to 0 as :math:`|z|`
+    grows: a model that is confidently wrong (:math:`z = -10`, :math:`y = 1`)
+    gets a gradient of about :math:`-9 \times 10^{-5}` instead of the
+    :math:`-1` of cross-entropy, and learns slowly.
 
     Examples
     --------
@@ -216,10 +238,18 @@ def mse_sigmoid_grad(logits, targets, *, reduction: str = "mean"):
     return np.asarray(grad).astype(dtype)
 
 
-def numerical_gradient(f, x, *, eps=None):
-    r"""Gradient of a scalar function by central differences, for gradient checking.
+def numerical_gradient(
+    f: Callable[[np.ndarray], ArrayLike],
+    x: ArrayLike,
+    *,
+    eps: float | None = None,
+) -> np.ndarray:
+    r"""Gradient of a scalar function by central differences.
 
-    :math:`\partial f / \partial x_i \approx (f(x + h_i e_i) - f(x - h_i e_i)) / (2 h_i)`.
+    For gradient checking.
+
+    :math:`\partial f / \partial x_i \approx (f(x + h_i e_i) - f(x - h_i e_i))
+    / (2 h_i)`.
 
     Parameters
     ----------
@@ -228,10 +258,10 @@ def numerical_gradient(f, x, *, eps=None):
     x : array_like
         The point.
     eps : float, optional
-        The step :math:`h`. By default :math:`h_i = \epsilon^{1/3} \max(1, |x_i|)` with
-        :math:`\epsilon` float64's machine epsilon, which balances the :math:`O(h^2)` truncation
-        error against the :math:`O(\epsilon / h)` rounding error (both about :math:`10^{-11}`
-        relative).
+        The step :math:`h`. By default :math:`h_i = \epsilon^{1/3} \max(1,
+        |x_i|)` with :math:`\epsilon` float64's machine epsilon, which balances
+        the :math:`O(h^2)` truncation error against the :math:`O(\epsilon / h)`
+        rounding error (both about :math:`10^{-11}` relative).
 
     Returns
     -------
@@ -241,31 +271,41 @@ def numerical_gradient(f, x, *, eps=None):
     Raises
     ------
     TypeError
-        If ``f`` is not callable, ``x`` is not real, or ``f`` does not return a scalar.
+        If ``f`` is not callable, ``x`` is not real, or ``f`` does not return a
+        scalar.
     ValueError
         If ``eps`` is not positive.
 
     Notes
     -----
-    Costs :math:`2n` evaluations of ``f`` for :math:`n` entries: a check for small problems, not a
-    way to train.
+    Costs :math:`2n` evaluations of ``f`` for :math:`n` entries: a check for
+    small problems, not a way to train.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from xent import numerical_gradient, softmax_cross_entropy, softmax_cross_entropy_grad
+    >>> from xent import numerical_gradient, softmax_cross_entropy
+    >>> from xent import softmax_cross_entropy_grad
     >>> z = np.array([[1.0, -0.5, 2.0]])
-    >>> num = numerical_gradient(lambda v: softmax_cross_entropy(v, np.array([0])), z)
-    >>> bool(np.allclose(num, softmax_cross_entropy_grad(z, np.array([0])), atol=1e-9))
+    >>> t = np.array([0])
+    >>> num = numerical_gradient(lambda v: softmax_cross_entropy(v, t), z)
+    >>> bool(np.allclose(num, softmax_cross_entropy_grad(z, t), atol=1e-9))
     True
     """
     if not callable(f):
-        raise TypeError(f"f: expected a callable returning a scalar, got {type(f).__name__}")
+        raise TypeError(
+            "f: expected a callable returning a scalar, got "
+            f"{type(f).__name__}"
+        )
     point = as_float_array(x, "x").astype(np.float64, copy=True)
     if eps is None:
-        steps = np.cbrt(np.finfo(np.float64).eps) * np.maximum(1.0, np.abs(point))
+        steps = np.cbrt(np.finfo(np.float64).eps) * np.maximum(
+            1.0, np.abs(point)
+        )
     else:
-        if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, numbers.Real):
+        if isinstance(eps, (bool, np.bool_)) or not isinstance(
+            eps, numbers.Real
+        ):
             raise TypeError(f"eps: expected a positive number, got {eps!r}")
         if not eps > 0:
             raise ValueError(f"eps: expected a positive number, got {eps!r}")
@@ -275,10 +315,16 @@ def numerical_gradient(f, x, *, eps=None):
     def value(v):
         out = np.asarray(f(v))
         if out.size != 1:
-            raise TypeError(f"f: expected a scalar result, got shape {out.shape}")
+            raise TypeError(
+                f"f: expected a scalar result, got shape {out.shape}"
+            )
         return float(out.reshape(()))
 
-    flat, flat_steps, flat_grad = point.reshape(-1), steps.reshape(-1), grad.reshape(-1)
+    flat, flat_steps, flat_grad = (
+        point.reshape(-1),
+        steps.reshape(-1),
+        grad.reshape(-1),
+    )
     for i in range(flat.size):
         original = flat[i]
         h = flat_steps[i]

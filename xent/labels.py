@@ -55,7 +55,9 @@ def _num_classes(num_classes: object) -> int:
             f"num_classes: expected a positive integer, got {num_classes!r}"
         )
     if num_classes < 1:
-        raise ValueError(f"num_classes: expected a positive integer, got {num_classes}")
+        raise ValueError(
+            f"num_classes: expected a positive integer, got {num_classes}"
+        )
     return int(num_classes)
 
 
@@ -72,8 +74,8 @@ def one_hot(labels: ArrayLike, num_classes: int) -> np.ndarray:
     Returns
     -------
     ndarray of float64
-        Shape ``labels.shape + (num_classes,)``; each row a distribution with all its mass on the
-        label.
+        Shape ``labels.shape + (num_classes,)``; each row a distribution with
+        all its mass on the label.
 
     Raises
     ------
@@ -90,7 +92,7 @@ def one_hot(labels: ArrayLike, num_classes: int) -> np.ndarray:
            [0., 0., 1.]])
     """
     k = _num_classes(num_classes)
-    t, _ = as_class_indices(labels, np.shape(labels) + (k,), name="labels")
+    t, _ = as_class_indices(labels, (*np.shape(labels), k), name="labels")
     return (t[..., None] == np.arange(k)).astype(np.float64)
 
 
@@ -106,12 +108,12 @@ def smoothing_weights(
     :math:`y'_j = \text{off}` for :math:`j \ne t`; a distribution :math:`y`
     becomes :math:`y' = \text{off} + (\text{on} - \text{off})\, y`.
 
-    ==============  ==================================  =====================
-    convention      on                                  off
-    ==============  ==================================  =====================
-    ``"uniform"``   :math:`1 - \epsilon + \epsilon/K`  :math:`\epsilon / K`
-    ``"others"``    :math:`1 - \epsilon`                :math:`\epsilon/(K-1)`
-    ==============  ==================================  =====================
+    =============  =================================  ======================
+    convention     on                                 off
+    =============  =================================  ======================
+    ``"uniform"``  :math:`1 - \epsilon + \epsilon/K`  :math:`\epsilon/K`
+    ``"others"``   :math:`1 - \epsilon`               :math:`\epsilon/(K-1)`
+    =============  =================================  ======================
 
     Parameters
     ----------
@@ -188,8 +190,7 @@ def smooth_labels(
     convention: Convention = "uniform",
     epsilon: float | None = None,
 ) -> np.ndarray:
-    r"""Label smoothing: spread :math:`\epsilon` of each target's mass over
-    the classes.
+    r"""Label smoothing: spread :math:`\epsilon` of each target over classes.
 
     ``convention="uniform"`` (PyTorch, optax, Inception-v3):
     :math:`y' = (1 - \epsilon) y + \epsilon / K`, so the true class of a
@@ -254,8 +255,12 @@ def smooth_labels(
     array([[0.9       , 0.03333333, 0.03333333, 0.03333333]])
     """
     eps = deprecated_alias(
-        label_smoothing, epsilon, "label_smoothing", "epsilon",
-        "smooth_labels", None,
+        label_smoothing,
+        epsilon,
+        "label_smoothing",
+        "epsilon",
+        "smooth_labels",
+        None,
     )
     if eps is None:
         raise TypeError("smooth_labels: missing argument label_smoothing")
@@ -267,8 +272,8 @@ def smooth_labels(
             )
         k = _num_classes(num_classes)
         on, off = smoothing_weights(k, eps, convention)  # type: ignore[arg-type]
-        t_idx, _ = as_class_indices(t, t.shape + (k,), name="targets")
-        y = np.full(t.shape + (k,), off)
+        t_idx, _ = as_class_indices(t, (*t.shape, k), name="targets")
+        y = np.full((*t.shape, k), off)
         np.put_along_axis(y, t_idx[..., None], on, axis=-1)
         return y
     y = as_float_array(targets, "targets")

@@ -1,31 +1,36 @@
-"""The textbook formulas, computed literally. **Numerically unstable on purpose.**
+"""The textbook formulas, computed literally. **Numerically unstable on
+purpose.**
 
-These functions exist so that the book can show where the direct formulas fail: ``exp`` overflows
-above about 709.78 in float64 (88.72 in float32, 11.09 in float16), underflows below about -745,
-and ``1 - p`` loses every digit of a probability close to 1. Never train with them; use
-:mod:`xent.numerics` and :mod:`xent.losses`. They warn nothing: overflow and ``log(0)`` produce
+These functions exist so that the book can show where the direct formulas fail:
+``exp`` overflows above about 709.78 in float64 (88.72 in float32, 11.09 in
+float16), underflows below about -745, and ``1 - p`` loses every digit of a
+probability close to 1. Never train with them; use :mod:`xent.numerics` and
+:mod:`xent.losses`. They warn nothing: overflow and ``log(0)`` produce
 ``inf``/``nan`` silently, exactly as a learner's first implementation would.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from xent._validation import as_float_array
 
 __all__ = [
-    "softmax",
+    "binary_cross_entropy_with_logits",
+    "log_sigmoid",
     "log_softmax",
     "logsumexp",
     "sigmoid",
-    "log_sigmoid",
+    "softmax",
     "softmax_cross_entropy",
-    "binary_cross_entropy_with_logits",
 ]
 
 
-def softmax(x, *, axis: int = -1):
-    r"""``exp(x) / sum(exp(x))`` with no shift: overflows to ``nan`` for logits above ~709.
+def softmax(x: ArrayLike, *, axis: int = -1) -> np.ndarray:
+    r"""``exp(x) / sum(exp(x))`` with no shift: ``nan`` for logits above ~709.
 
     Examples
     --------
@@ -39,8 +44,8 @@ def softmax(x, *, axis: int = -1):
         return e / np.sum(e, axis=axis, keepdims=True)
 
 
-def log_softmax(x, *, axis: int = -1):
-    r"""``log(softmax(x))``: ``-inf`` where the softmax underflows, ``nan`` where it overflows.
+def log_softmax(x: ArrayLike, *, axis: int = -1) -> np.ndarray:
+    r"""``log(softmax(x))``: ``-inf`` on underflow, ``nan`` on overflow.
 
     Examples
     --------
@@ -52,8 +57,8 @@ def log_softmax(x, *, axis: int = -1):
         return np.log(softmax(x, axis=axis))
 
 
-def logsumexp(x, *, axis: int = -1):
-    r"""``log(sum(exp(x)))``: ``inf`` once one term overflows, ``-inf`` once all underflow.
+def logsumexp(x: ArrayLike, *, axis: int = -1) -> Any:
+    r"""``log(sum(exp(x)))``: ``inf`` on overflow, ``-inf`` on underflow.
 
     Examples
     --------
@@ -66,8 +71,8 @@ def logsumexp(x, *, axis: int = -1):
         return np.log(np.sum(np.exp(x), axis=axis))
 
 
-def sigmoid(x):
-    r"""``1 / (1 + exp(-x))``: overflows inside ``exp`` for ``x < -709`` (the result is still 0).
+def sigmoid(x: ArrayLike) -> Any:
+    r"""``1 / (1 + exp(-x))``: ``exp`` overflows for ``x < -709``.
 
     Examples
     --------
@@ -80,8 +85,8 @@ def sigmoid(x):
         return 1.0 / (1.0 + np.exp(-x))
 
 
-def log_sigmoid(x):
-    r"""``log(sigmoid(x))``: 0 for ``x > 37`` and ``-inf`` for ``x < -745`` in float64.
+def log_sigmoid(x: ArrayLike) -> Any:
+    r"""``log(sigmoid(x))``: 0 above 37, ``-inf`` below -745 (float64).
 
     Examples
     --------
@@ -93,11 +98,12 @@ def log_sigmoid(x):
         return np.log(sigmoid(x))
 
 
-def softmax_cross_entropy(logits, targets):
-    r"""Mean of ``-log(softmax(logits)[target])``, the formula as written in most textbooks.
+def softmax_cross_entropy(logits: ArrayLike, targets: ArrayLike) -> Any:
+    r"""Mean of ``-log(softmax(logits)[target])``, as most textbooks write it.
 
-    ``targets`` are integer classes along the last axis of ``logits``. Gives ``inf`` as soon as the
-    true class's probability underflows and ``nan`` as soon as a logit overflows.
+    ``targets`` are integer classes along the last axis of ``logits``. Gives
+    ``inf`` as soon as the true class's probability underflows and ``nan`` as
+    soon as a logit overflows.
 
     Examples
     --------
@@ -113,10 +119,13 @@ def softmax_cross_entropy(logits, targets):
     return -np.mean(picked)
 
 
-def binary_cross_entropy_with_logits(logits, targets):
-    r"""Mean of ``-[y log(sigmoid(z)) + (1 - y) log(1 - sigmoid(z))]``, computed literally.
+def binary_cross_entropy_with_logits(
+    logits: ArrayLike, targets: ArrayLike
+) -> Any:
+    r"""Mean of ``-[y log(sigmoid(z)) + (1 - y) log(1 - sigmoid(z))]``.
 
-    ``1 - sigmoid(z)`` is exactly 0 for ``z > 37`` in float64, so the loss becomes ``inf``.
+    ``1 - sigmoid(z)`` is exactly 0 for ``z > 37`` in float64, so the loss
+    becomes ``inf``.
 
     Examples
     --------
