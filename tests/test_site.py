@@ -217,9 +217,10 @@ async () => {
 }
 """
 
-# An alt text that says nothing: a file name or path, a hash, a generic word.
+# An alt text that says nothing: a file name or path (one word with a slash;
+# "p = 1/8" in a sentence is fine), a hash, a generic word.
 BAD_ALT = re.compile(
-    r"(?i)\.(png|jpe?g|gif|svg|webp)\s*$|_images/|/|^[0-9a-f]{16,}"
+    r"(?i)\.(png|jpe?g|gif|svg|webp)\s*$|_images/|^\S*/\S*$|^[0-9a-f]{16,}"
     r"|^(image|img|figure|png|plot|picture)$"
 )
 
