@@ -60,16 +60,21 @@ def test_master_notebook_follows_the_chapter(path):
 
 
 def test_checked_exercises_are_found_by_content():
+    nb = nbformat.read(ROOT / "book" / "06_kl_divergence.ipynb", as_version=4)
+    (q,) = [
+        q
+        for q in ma.parse_chapter(nb)
+        if isinstance(q, ma.Question) and not q.manual
+    ]
+    assert q.calls == [("check_kl_divergence", "my_kl_divergence")]
+    assert q.numpy_only  # its statement says NumPy only
     nb = nbformat.read(ROOT / "book" / "05_gradients.ipynb", as_version=4)
     (q,) = [
         q
         for q in ma.parse_chapter(nb)
         if isinstance(q, ma.Question) and not q.manual
     ]
-    assert q.calls == [
-        ("check_softmax_cross_entropy_grad", "my_softmax_cross_entropy_grad")
-    ]
-    assert q.numpy_only
+    assert not q.numpy_only  # this one may call xent.softmax
 
 
 def _run(autograder: Path, notebook: Path, out: Path) -> subprocess.Popen:
@@ -104,43 +109,45 @@ def _scores(out: Path) -> dict:
 
 @pytest.mark.skipif(not OTTER.exists(), reason="otter-grader not installed")
 def test_otter_grades_solutions_stubs_and_a_classic_mistake(tmp_path):
-    chapter = ROOT / "book" / "05_gradients.ipynb"
+    name = "06_kl_divergence"
+    chapter = ROOT / "book" / f"{name}.ipynb"
     folder = ma.build(chapter, tmp_path, only_exercises=True)
     dist = folder / "dist"
     (autograder,) = (dist / "autograder").glob("*.zip")
-    student = dist / "student" / "05_gradients.ipynb"
-    solutions = dist / "autograder" / "05_gradients.ipynb"
-    # a classic mistake: the gradient of the summed loss (no 1/N)
+    student = dist / "student" / f"{name}.ipynb"
+    solutions = dist / "autograder" / f"{name}.ipynb"
+    # a classic mistake: log(p / q), which overflows for a subnormal q
     mistake = nbformat.read(student, as_version=4)
-    stub = "def my_softmax_cross_entropy_grad(logits, targets):"
-    (cell,) = [c for c in mistake.cells if c.source.startswith(stub)]
+    stub = "def my_kl_divergence(p, q):"
+    (cell,) = [c for c in mistake.cells if stub in c.source]
     cell.source = (
         f"{stub}\n"
-        "    e = np.exp(logits - logits.max(axis=1, keepdims=True))\n"
-        "    g = e / e.sum(axis=1, keepdims=True)\n"
-        "    g[np.arange(len(targets)), targets] -= 1\n"
-        "    return g\n"
+        "    p, q = np.asarray(p), np.asarray(q)\n"
+        "    with np.errstate(divide='ignore', invalid='ignore'):\n"
+        "        t = np.where(p > 0, p * np.log(p / q), 0.0)\n"
+        "    return t.sum(axis=-1)\n"
     )
     submissions = {}
-    for name, nb_path in (("solutions", solutions), ("student", student)):
-        target = tmp_path / name / "05_gradients.ipynb"
+    for kind, nb_path in (("solutions", solutions), ("student", student)):
+        target = tmp_path / kind / f"{name}.ipynb"
         target.parent.mkdir()
         shutil.copy(nb_path, target)
-        submissions[name] = target
-    target = tmp_path / "mistake" / "05_gradients.ipynb"
+        submissions[kind] = target
+    target = tmp_path / "mistake" / f"{name}.ipynb"
     target.parent.mkdir()
     nbformat.write(mistake, target)
     submissions["mistake"] = target
     runs = {
-        name: _run(autograder, path, tmp_path / f"out_{name}")
-        for name, path in submissions.items()
+        kind: _run(autograder, path, tmp_path / f"out_{kind}")
+        for kind, path in submissions.items()
     }
-    for name, proc in runs.items():
+    for kind, proc in runs.items():
         output = proc.communicate(timeout=600)[0].decode()
-        assert proc.returncode == 0, f"{name}:\n{output}"
+        assert proc.returncode == 0, f"{kind}:\n{output}"
     full = _scores(tmp_path / "out_solutions")
-    assert full == {"ch05_implement": (4, 4)}, full
+    assert full == {"ch06_implement": (4, 4)}, full
     zero = _scores(tmp_path / "out_student")
-    assert zero == {"ch05_implement": (0, 4)}, zero
+    assert zero == {"ch06_implement": (0, 4)}, zero
     partial = _scores(tmp_path / "out_mistake")
-    assert partial == {"ch05_implement": (1, 4)}, partial  # NumPy only: yes
+    score, total = partial["ch06_implement"]
+    assert total == 4 and 0 < score < 4, partial

@@ -33,7 +33,16 @@ needs_jupyter = pytest.mark.skipif(
 def make(*args, **kwargs):
     # -o: take the environment as built (never reinstall it from a test)
     return subprocess.run(
-        ["make", "-o", str(STAMP), f"VENV={VENV}", *args], cwd=ROOT, **kwargs
+        [
+            "make",
+            "--no-print-directory",
+            "-o",
+            str(STAMP),
+            f"VENV={VENV}",
+            *args,
+        ],
+        cwd=ROOT,
+        **kwargs,
     )
 
 
@@ -49,7 +58,7 @@ def test_make_lab_makes_the_copies_then_opens_jupyterlab_on_them():
 
 def test_make_student_needs_no_environment():
     out = subprocess.run(
-        ["make", "-n", "student"],
+        ["make", "--no-print-directory", "-n", "student"],
         cwd=ROOT,
         capture_output=True,
         text=True,
