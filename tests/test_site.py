@@ -292,9 +292,18 @@ def _crawl_width(base, pages, width_name, axe_js) -> dict:
                     report = page.evaluate(PAGE_REPORT_JS)
                     break
                 except PlaywrightError as e:
-                    if "context was destroyed" not in str(e):
+                    # During the redirect the old document is gone, or the
+                    # new one has no body yet.
+                    if not any(
+                        m in str(e)
+                        for m in (
+                            "context was destroyed",
+                            "not of type 'Node'",
+                        )
+                    ):
                         raise
                     page.wait_for_load_state("load")
+                    page.wait_for_timeout(200)
             report["mode"] = mode
             report["seconds"] = {"load": time.monotonic() - start}
             if axe_js:
