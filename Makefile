@@ -80,8 +80,11 @@ test-notebooks: $(STAMP)
 # kernels, oneDNN at SSE4.1, MKL's COMPATIBLE path, numpy without its AVX2/AVX-512 code, two
 # threads), checked to take effect first: a stored output that only another machine would
 # print differently fails here. Chapter authors: make test-notebooks-altcpu NB=book/NN_x.ipynb
+# One notebook at a time: each kernel already runs two threads on the two cores, and two
+# kernels of two spinning OpenBLAS threads each made it 10 to 20 times slower (176 s for one
+# cell of Chapter 7 against 9 s alone).
 test-notebooks-altcpu: $(STAMP)
-	$(PY) tools/altcpu.py $(PY) $(NBVAL) -n 2 --dist loadfile
+	$(PY) tools/altcpu.py $(PY) $(NBVAL)
 
 # The website must build with no warning at all (-W: broken references, bad MyST, citations).
 # nbval above has just executed every chapter in a fresh kernel and checked that the stored
